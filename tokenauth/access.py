@@ -1,0 +1,113 @@
+"""Encode and verify access tokens; the only caller of PyJWT."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import jwt
+
+from tokenauth.keys import KeyError_, get_key_set
+from tokenauth.settings import get_settings
+
+__all__ = ["AccessClaims", "InvalidAccessToken", "decode_access_token", "encode_access_token"]
+
+# Our tokens are a few hundred bytes; anything much longer is refused before any parsing.
+MAX_ACCESS_TOKEN_LENGTH = 4096
+_JWS_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
+_TYP = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4
+_REQUIRED = ["exp", "iat", "sub", "sid"]
+
+
+class InvalidAccessToken(Exception):
+    """The access token is malformed, forged, expired or not an access token."""
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str  # ``sub``
+    family_public_id: str  # ``sid``
+    password_version: str  # ``pwv``
+    jti: str
+    issued_at: int
+    expires_at: int
+
+
+def encode_access_token(
+    *,
+    user_id: str,
+    family_public_id: str,
+    password_version: str,
+    now: datetime,
+    expires_at: datetime,
+) -> str:
+    """Sign an RFC 9068-typed access token with the current signing key."""
+    conf = get_settings()
+    key = get_key_set().signing
+    claims: dict[str, object] = {
+        "sub": user_id,
+        "sid": family_public_id,
+        "pwv": password_version,
+        "jti": secrets.token_urlsafe(12),
+        "iat": int(now.timestamp()),
+        "exp": int(expires_at.timestamp()),
+    }
+    if conf.issuer is not None:
+        claims["iss"] = conf.issuer
+    if conf.audience is not None:
+        claims["aud"] = conf.audience
+    return jwt.encode(
+        claims,
+        key.signing_key,
+        algorithm=key.algorithm,
+        headers={"typ": "at+jwt", "kid": key.kid},
+    )
+
+
+def decode_access_token(access_token: str) -> AccessClaims:
+    """Verify signature, type and claims; raise ``InvalidAccessToken`` for anything else.
+
+    The key is chosen by ``kid`` and the algorithm is that key's, never the header's.
+    """
+    if len(access_token) > MAX_ACCESS_TOKEN_LENGTH or not _JWS_SHAPE.fullmatch(access_token):
+        raise InvalidAccessToken("malformed token")
+    conf = get_settings()
+    try:
+        header = jwt.get_unverified_header(access_token)
+        key = get_key_set().by_kid.get(header.get("kid"))  # type: ignore[arg-type]  # checked below
+        if key is None or not isinstance(header.get("kid"), str):
+            raise InvalidAccessToken("unknown key id")
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in _TYP:
+            raise InvalidAccessToken("not an access token")
+        payload = jwt.decode(
+            access_token,
+            key.verifying_key,
+            algorithms=[key.algorithm],
+            options={"require": _REQUIRED},
+            audience=conf.audience,
+            issuer=conf.issuer,
+            leeway=conf.leeway,
+        )
+    except (jwt.PyJWTError, KeyError_, TypeError) as exc:
+        raise InvalidAccessToken(str(exc) or type(exc).__name__) from exc
+    return _claims(payload)
+
+
+def _claims(payload: dict[str, object]) -> AccessClaims:
+    sub, sid, pwv = payload.get("sub"), payload.get("sid"), payload.get("pwv")
+    jti, iat, exp = payload.get("jti", ""), payload["iat"], payload["exp"]
+    if not (isinstance(sub, str) and isinstance(sid, str) and isinstance(pwv, str)):
+        raise InvalidAccessToken("sub, sid and pwv must be strings")
+    if not (isinstance(jti, str) and isinstance(iat, int) and isinstance(exp, int)):
+        raise InvalidAccessToken("malformed claims")
+    return AccessClaims(
+        user_id=sub,
+        family_public_id=sid,
+        password_version=pwv,
+        jti=jti,
+        issued_at=iat,
+        expires_at=exp,
+    )

@@ -1,0 +1,21 @@
+"""App configuration: system checks and the user-model receivers."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import post_save, pre_save
+
+
+class TokenAuthConfig(AppConfig):
+    name = "tokenauth"
+    verbose_name = "Token authentication"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from tokenauth import checks, receivers
+
+        checks.register()
+        user_model = settings.AUTH_USER_MODEL
+        pre_save.connect(receivers.remember_changes, sender=user_model, dispatch_uid="tokenauth_pre")
+        post_save.connect(receivers.apply_changes, sender=user_model, dispatch_uid="tokenauth_post")

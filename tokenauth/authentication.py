@@ -1,0 +1,139 @@
+"""DRF authentication by ``Authorization: Bearer <access token>`` (RFC 6750)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError
+from django.utils.functional import SimpleLazyObject
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from tokenauth import revocation_cache
+from tokenauth.access import AccessClaims, InvalidAccessToken, decode_access_token
+from tokenauth.fingerprints import password_fingerprint_matches
+from tokenauth.models import RefreshTokenFamily
+from tokenauth.settings import get_settings
+
+__all__ = ["AccessTokenAuthentication", "LazyUser"]
+
+logger = logging.getLogger(__name__)
+
+_REALM = "api"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = 503
+    default_detail = "Authentication is temporarily unavailable."
+    default_code = "temporarily_unavailable"
+    wait = 5  # DRF turns ``wait`` into Retry-After
+
+
+class AccessTokenAuthentication(BaseAuthentication):
+    """Bearer access tokens, checked against revocation as ``ACCESS_TOKEN_REVOCATION`` says.
+
+    ``request.auth`` is the token's ``AccessClaims``.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, AccessClaims] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        parts = header.split()
+        if not parts or parts[0].lower() != "bearer":
+            return None  # no credentials, or another scheme: other classes may take it
+        if len(parts) != 2:
+            self._fail(request, "The Bearer scheme takes exactly one token.")
+        try:
+            claims = decode_access_token(parts[1])
+        except InvalidAccessToken as exc:
+            logger.info("tokenauth: access token refused: %s", exc)
+            self._fail(request, "The access token is invalid or expired.")
+        mode = get_settings().access_token_revocation
+        if mode == "database":
+            return self._database_user(request, claims), claims
+        if mode == "cache" and self._revoked_in_cache(claims):
+            self._fail(request, "The access token has been revoked.")
+        try:
+            return LazyUser(claims.user_id), claims
+        except ValidationError:
+            self._fail(request, "The access token is invalid or expired.")
+
+    def authenticate_header(self, request: Request) -> str:
+        error = getattr(request, "_tokenauth_error", None)
+        if error is None:  # RFC 6750 §3.1: no error attribute when no credentials came
+            return f'Bearer realm="{_REALM}"'
+        return f'Bearer realm="{_REALM}", error="invalid_token", error_description="{error}"'
+
+    def _fail(self, request: Request, description: str) -> Any:
+        request._tokenauth_error = description  # type: ignore[attr-defined]  # read by authenticate_header
+        raise exceptions.AuthenticationFailed(description)
+
+    def _database_user(self, request: Request, claims: AccessClaims) -> AbstractBaseUser:
+        """One query: the family joined with its user."""
+        try:
+            family = (
+                RefreshTokenFamily.objects.select_related("user")
+                .filter(public_id=claims.family_public_id)
+                .first()
+            )
+        except DatabaseError as exc:
+            logger.error("tokenauth: database unavailable during authentication: %s", exc)
+            raise ServiceUnavailable() from exc
+        if (
+            family is None
+            or family.revoked_at is not None
+            or str(family.user_id) != claims.user_id
+            or not family.user.is_active
+            # Catches a password changed through QuerySet.update() too.
+            or not password_fingerprint_matches(family.user.password, family.password_fingerprint)
+        ):
+            self._fail(request, "The access token has been revoked.")
+        return family.user  # type: ignore[return-value]  # checked above
+
+    def _revoked_in_cache(self, claims: AccessClaims) -> bool:
+        try:
+            return revocation_cache.is_revoked(claims.family_public_id)
+        except revocation_cache.CacheUnavailable as exc:
+            logger.error("tokenauth: revocation cache unreadable: %s", exc)
+            return get_settings().cache_failure == "closed"
+
+
+def _load_user(pk: object) -> AbstractBaseUser:
+    user_model = get_user_model()
+    try:
+        user = user_model._default_manager.get(pk=pk)
+    except user_model.DoesNotExist:
+        raise exceptions.AuthenticationFailed("The user no longer exists.") from None
+    if not user.is_active:
+        raise exceptions.AuthenticationFailed("The user is inactive.")
+    return user
+
+
+class LazyUser(SimpleLazyObject):
+    """The token's user: ``pk``, ``id`` and ``is_authenticated`` cost nothing; anything else
+    loads the real user once (one query), so existing views keep working."""
+
+    def __init__(self, user_id: str) -> None:
+        pk = get_user_model()._meta.pk.to_python(user_id)  # type: ignore[union-attr]  # a model always has a pk
+        super().__init__(lambda: _load_user(pk))
+        self.__dict__["_pk"] = pk  # LazyObject.__setattr__ would load the user
+
+    @property
+    def pk(self) -> Any:
+        return self.__dict__["_pk"]
+
+    @property
+    def id(self) -> Any:
+        return self.__dict__["_pk"]
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False

@@ -1,0 +1,168 @@
+"""Signing and verifying keys for access tokens: loading, ``kid`` and JWKS export."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.utils.crypto import salted_hmac
+
+from tokenauth.settings import HMAC_ALGORITHMS, get_settings
+
+__all__ = ["Key", "KeyError_", "KeySet", "get_key_set", "jwks"]
+
+_HS_KEY_SALT = "tokenauth.keys.access-token-signing"
+
+
+class KeyError_(ValueError):
+    """A configured key cannot be loaded or does not fit its algorithm."""
+
+
+@dataclass(frozen=True)
+class Key:
+    kid: str
+    algorithm: str
+    verifying_key: Any  # bytes (HS*) or a ``cryptography`` public key
+    signing_key: Any = None  # only for the current signing key
+    public_jwk: dict[str, str] | None = None  # None for HS*: secrets are never published
+
+
+@dataclass(frozen=True)
+class KeySet:
+    signing: Key
+    by_kid: dict[str, Key]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _thumbprint(jwk: dict[str, str]) -> str:
+    """RFC 7638 JWK thumbprint: SHA-256 of the required members, sorted, no whitespace."""
+    canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
+    return _b64(hashlib.sha256(canonical.encode()).digest())
+
+
+def _derived_hs_key(secret: str | bytes) -> bytes:
+    # A purpose-bound key: never sign with SECRET_KEY itself. 64 bytes fits HS512 too.
+    return salted_hmac(_HS_KEY_SALT, "v1", secret=secret, algorithm="sha512").digest()
+
+
+def _hs_key(algorithm: str, secret: bytes, kid: str | None, *, signing: bool) -> Key:
+    jwk = {"k": _b64(secret), "kty": "oct"}
+    return Key(
+        kid=kid or _thumbprint(jwk),
+        algorithm=algorithm,
+        verifying_key=secret,
+        signing_key=secret if signing else None,
+    )
+
+
+def _asymmetric_key(algorithm: str, pem: str | bytes, kid: str | None, *, signing: bool) -> Key:
+    try:
+        from cryptography.hazmat.primitives import serialization
+    except ImportError as exc:  # the crypto extra is optional
+        raise KeyError_(f"{algorithm} needs 'drf-tokenauth[crypto]' (cryptography).") from exc
+    data = pem.encode() if isinstance(pem, str) else pem
+    try:
+        if signing:
+            private_key = serialization.load_pem_private_key(data, password=None)
+            public_key = private_key.public_key()
+        else:
+            private_key = None
+            public_key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise KeyError_(f"not a PEM {'private' if signing else 'public'} key") from exc
+    jwk = _public_jwk(algorithm, public_key)
+    return Key(
+        kid=kid or _thumbprint(jwk),
+        algorithm=algorithm,
+        verifying_key=public_key,
+        signing_key=private_key,
+        public_jwk={**jwk, "kid": kid or _thumbprint(jwk), "alg": algorithm, "use": "sig"},
+    )
+
+
+def _public_jwk(algorithm: str, public_key: Any) -> dict[str, str]:
+    """The RFC 7638 required members of a public key; refuses a key that misfits its algorithm."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    def uint(n: int, size: int | None = None) -> str:
+        return _b64(n.to_bytes(size or (n.bit_length() + 7) // 8, "big"))
+
+    if algorithm[:2] in ("RS", "PS") and isinstance(public_key, rsa.RSAPublicKey):
+        numbers = public_key.public_numbers()
+        return {"e": uint(numbers.e), "kty": "RSA", "n": uint(numbers.n)}
+    curves = {"ES256": ("P-256", 32), "ES384": ("P-384", 48)}
+    if algorithm in curves and isinstance(public_key, ec.EllipticCurvePublicKey):
+        crv, size = curves[algorithm]
+        if public_key.curve.key_size != size * 8:
+            raise KeyError_(f"{algorithm} needs a {crv} key")
+        numbers = public_key.public_numbers()
+        return {"crv": crv, "kty": "EC", "x": uint(numbers.x, size), "y": uint(numbers.y, size)}
+    if algorithm == "EdDSA":
+        from cryptography.hazmat.primitives import serialization
+
+        raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        if isinstance(public_key, ed25519.Ed25519PublicKey):
+            return {"crv": "Ed25519", "kty": "OKP", "x": _b64(public_key.public_bytes(*raw))}
+        if isinstance(public_key, ed448.Ed448PublicKey):
+            return {"crv": "Ed448", "kty": "OKP", "x": _b64(public_key.public_bytes(*raw))}
+    raise KeyError_(f"the key does not fit {algorithm}")
+
+
+def _load(algorithm: str, material: str | bytes, kid: str | None, *, signing: bool) -> Key:
+    if algorithm in HMAC_ALGORITHMS:
+        secret = material.encode() if isinstance(material, str) else material
+        return _hs_key(algorithm, secret, kid, signing=signing)
+    return _asymmetric_key(algorithm, material, kid, signing=signing)
+
+
+@functools.cache
+def get_key_set() -> KeySet:
+    """The signing key and every key accepted for verification, by ``kid``.
+
+    Raises ``KeyError_`` when a configured key cannot be loaded (``checks.py`` reports it).
+    """
+    conf = get_settings()
+    if conf.signing_key is None and conf.algorithm in HMAC_ALGORITHMS:
+        signing = _hs_key(
+            conf.algorithm,
+            _derived_hs_key(django_settings.SECRET_KEY),
+            conf.signing_key_id,
+            signing=True,
+        )
+        # Tokens signed before a SECRET_KEY rotation stay valid while the old key is a fallback.
+        extra = [
+            _hs_key(conf.algorithm, _derived_hs_key(old), None, signing=False)
+            for old in getattr(django_settings, "SECRET_KEY_FALLBACKS", [])
+        ]
+    else:
+        if conf.signing_key is None:
+            raise KeyError_(f"{conf.algorithm} needs TOKENAUTH['SIGNING_KEY']")
+        signing = _load(conf.algorithm, conf.signing_key, conf.signing_key_id, signing=True)
+        extra = []
+    for entry in conf.verifying_keys:
+        try:
+            extra.append(_load(entry.algorithm, entry.key, entry.kid, signing=False))
+        except KeyError_ as exc:
+            raise KeyError_(f"VERIFYING_KEYS kid {entry.kid!r}: {exc}") from exc
+    by_kid = {key.kid: key for key in extra}
+    by_kid[signing.kid] = signing
+    return KeySet(signing=signing, by_kid=by_kid)
+
+
+def jwks() -> dict[str, list[dict[str, str]]]:
+    """RFC 7517 key set of the public keys; empty for HS* (a secret is never published)."""
+    key_set = get_key_set()
+    keys = [key.public_jwk for key in key_set.by_kid.values() if key.public_jwk is not None]
+    return {"keys": keys}
+
+
+def clear_cache() -> None:
+    get_key_set.cache_clear()

@@ -1,0 +1,70 @@
+"""``RefreshTokenFamily``: one login, one row, however often it is refreshed."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class RevocationReason(models.TextChoices):
+    LOGOUT = "logout", _("Logout")
+    LOGOUT_ALL = "logout_all", _("Logout everywhere")
+    REUSE_DETECTED = "reuse_detected", _("Reuse detected")
+    PASSWORD_CHANGED = "password_changed", _("Password changed")
+    DEACTIVATED = "deactivated", _("User deactivated")
+    ADMIN = "admin", _("Admin")
+    COMMAND = "command", _("Management command")
+
+
+class RefreshTokenFamily(models.Model):
+    """A chain of refresh tokens from one login.
+
+    The row holds the current ``generation`` and a random ``secret``; a token is a MAC over
+    both under a key derived from ``SECRET_KEY``, so no token can be read back from here.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_families"
+    )
+    public_id = models.CharField(max_length=32, unique=True, editable=False)  # the ``sid`` claim
+    secret = models.CharField(max_length=64, editable=False)
+    generation = models.PositiveBigIntegerField(default=0, editable=False)
+
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField()
+    rotated_at = models.DateTimeField(null=True, blank=True)  # the current generation's birth
+    idle_expires_at = models.DateTimeField()
+    absolute_expires_at = models.DateTimeField()
+
+    user_agent = models.CharField(max_length=255, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    password_fingerprint = models.CharField(max_length=16)
+    # HMAC of the last rotation's user agent and network: a grace replay must match it.
+    rotation_binding = models.CharField(max_length=32, blank=True)
+
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(
+        max_length=32, choices=RevocationReason.choices, blank=True
+    )
+    reuse_detected_at = models.DateTimeField(null=True, blank=True)
+    reuse_ip_address = models.GenericIPAddressField(null=True, blank=True)
+    reuse_user_agent = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("refresh token family")
+        verbose_name_plural = _("refresh token families")
+        indexes = [
+            models.Index(fields=["user", "revoked_at"], name="tokenauth_user_revoked"),
+            models.Index(fields=["absolute_expires_at"], name="tokenauth_absolute_exp"),
+            models.Index(fields=["idle_expires_at"], name="tokenauth_idle_exp"),
+            models.Index(fields=["revoked_at"], name="tokenauth_revoked_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"family {self.public_id} of user {self.user_id}"
+
+    @property
+    def expires_at(self):  # type: ignore[no-untyped-def]  # datetime; stubs type fields loosely
+        """When the family dies if unused: idle expiry, capped by the absolute one."""
+        return min(self.idle_expires_at, self.absolute_expires_at)

@@ -1,0 +1,75 @@
+"""Revoke a user's families when their password changes or they are deactivated.
+
+Connected in ``TokenAuthConfig.ready()`` to the user model's ``pre_save``/``post_save``, so
+it works however the user is saved. ``QuerySet.update()`` sends no signal: refresh and
+``database`` mode still catch a changed password through the fingerprint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.hashers import get_hasher, identify_hasher
+from django.db.models import Model
+
+from tokenauth import service
+from tokenauth.fingerprints import password_fingerprint
+from tokenauth.models import RefreshTokenFamily, RevocationReason
+
+_WATCHED = frozenset({"password", "is_active"})
+_PENDING = "_tokenauth_pending"
+
+
+def remember_changes(
+    sender: type[Model], instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
+    """pre_save: note what the save changes, to act on it once the row is written."""
+    if raw or instance._state.adding or instance.pk is None:
+        return
+    if update_fields is not None and not (_WATCHED & set(update_fields)):
+        return  # e.g. update_last_login: no query
+    old = sender._default_manager.filter(pk=instance.pk).values("password", "is_active").first()
+    if old is None:
+        return
+    pending: dict[str, str] = {}
+    if old["is_active"] and not instance.is_active:
+        pending["revoke"] = RevocationReason.DEACTIVATED
+    elif old["password"] != instance.password:
+        if _is_rehash(instance, old["password"], update_fields):
+            pending["restamp"] = old["password"]
+        else:
+            pending["revoke"] = RevocationReason.PASSWORD_CHANGED
+    instance.__dict__[_PENDING] = pending
+
+
+def apply_changes(sender: type[Model], instance: Any, created: bool = False, **kwargs: Any) -> None:
+    """post_save: revoke, or re-stamp the fingerprint after a hasher upgrade."""
+    pending = instance.__dict__.pop(_PENDING, None)
+    if not pending:
+        return
+    if "revoke" in pending:
+        service.revoke_user(user=instance, reason=RevocationReason(pending["revoke"]))
+    else:
+        old_fingerprint = password_fingerprint(pending["restamp"])
+        RefreshTokenFamily.objects.filter(
+            user_id=instance.pk, revoked_at__isnull=True, password_fingerprint=old_fingerprint
+        ).update(password_fingerprint=password_fingerprint(instance.password))
+
+
+def _is_rehash(user: Any, old_hash: str, update_fields: Any) -> bool:
+    """Django's login-time upgrade of a hash (``check_password``'s setter) is no password change.
+
+    That setter clears ``_password`` and saves ``update_fields=["password"]``, and only runs
+    when the old hash needed an upgrade; a real change through ``set_password`` keeps
+    ``_password`` set until after the save.
+    """
+    if getattr(user, "_password", None) is not None or update_fields is None:
+        return False
+    if set(update_fields) != {"password"}:
+        return False
+    try:
+        old_hasher = identify_hasher(old_hash)
+    except ValueError:
+        return False
+    preferred = get_hasher()
+    return old_hasher.algorithm != preferred.algorithm or preferred.must_update(old_hash)

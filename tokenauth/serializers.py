@@ -1,0 +1,71 @@
+"""Request bodies in, response bodies out; DRF fields refuse NUL and lone surrogates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from tokenauth.models import RefreshTokenFamily
+from tokenauth.service import IssuedTokens
+
+_SECRET = {"trim_whitespace": False, "max_length": 1024}
+
+
+class LoginSerializer(serializers.Serializer[Any]):
+    password = serializers.CharField(**_SECRET)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The user model's USERNAME_FIELD ("username", "email", ...), as Django's login form.
+        self.fields[get_user_model().USERNAME_FIELD] = serializers.CharField(max_length=254)
+
+    def credentials(self) -> dict[str, str]:
+        return dict(self.validated_data)
+
+    def username(self) -> str:
+        return str(self.validated_data[get_user_model().USERNAME_FIELD])
+
+
+class RefreshTokenSerializer(serializers.Serializer[Any]):
+    refresh_token = serializers.CharField(required=False, **_SECRET)
+
+
+class TokenRequestSerializer(serializers.Serializer[Any]):
+    """RFC 6749 §4.3 and §6; ``client_id`` and other parameters are ignored (public clients)."""
+
+    grant_type = serializers.CharField(max_length=64)
+
+
+class RevokeSerializer(serializers.Serializer[Any]):
+    """RFC 7009 §2.1."""
+
+    token = serializers.CharField(trim_whitespace=False, max_length=8192)
+    token_type_hint = serializers.CharField(required=False, max_length=64)
+
+
+def token_response_body(tokens: IssuedTokens, *, include_refresh_token: bool = True) -> dict[str, Any]:
+    """RFC 6749 §5.1."""
+    body: dict[str, Any] = {
+        "access_token": tokens.access_token,
+        "token_type": "Bearer",
+        "expires_in": tokens.access_token_expires_in,
+    }
+    if include_refresh_token:
+        body["refresh_token"] = tokens.refresh_token
+    body["refresh_token_expires_in"] = tokens.refresh_token_expires_in
+    return body
+
+
+class SessionSerializer(serializers.ModelSerializer[RefreshTokenFamily]):
+    id = serializers.CharField(source="public_id")
+    expires_at = serializers.DateTimeField()
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RefreshTokenFamily
+        fields = ["id", "created_at", "last_used_at", "expires_at", "user_agent", "ip_address", "current"]
+
+    def get_current(self, family: RefreshTokenFamily) -> bool:
+        return family.public_id == self.context.get("current_family_public_id")

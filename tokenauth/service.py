@@ -1,0 +1,464 @@
+"""The domain: log in, refresh, revoke. Plain functions over models; never sees a request."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from django.contrib.auth.signals import user_logged_in
+from django.db import connections, router, transaction
+from django.db.models import QuerySet
+from django.dispatch import Signal
+from django.utils import timezone
+
+from tokenauth import keys, refresh_tokens, revocation_cache, signals
+from tokenauth.access import InvalidAccessToken, decode_access_token, encode_access_token
+from tokenauth.fingerprints import (
+    client_binding,
+    password_fingerprint,
+    password_fingerprint_matches,
+)
+from tokenauth.models import RefreshTokenFamily, RevocationReason
+from tokenauth.settings import get_settings
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+__all__ = [
+    "IssuedTokens",
+    "InvalidAccessToken",
+    "InvalidCredentials",
+    "InvalidRefreshToken",
+    "TokenAuthError",
+    "issue_tokens",
+    "live_families",
+    "login",
+    "logout",
+    "public_key_set",
+    "refresh",
+    "revoke_family",
+    "revoke_token",
+    "revoke_user",
+]
+
+logger = logging.getLogger(__name__)
+
+Verdict = Literal["current", "grace", "reuse", "revoked", "forged"]
+
+
+class TokenAuthError(Exception):
+    """Base of the errors the service raises."""
+
+
+class InvalidCredentials(TokenAuthError):
+    """Wrong username or password, or an inactive user: the client cannot tell which."""
+
+
+class InvalidRefreshToken(TokenAuthError):
+    """The refresh token buys nothing. ``reason`` is for logs, never for the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str = field(repr=False)
+    access_token_expires_in: int  # seconds
+    refresh_token: str = field(repr=False)
+    refresh_token_expires_in: int  # seconds until the family's idle (capped absolute) expiry
+    family_public_id: str
+
+
+def login(
+    *, user: AbstractBaseUser, ip: str | None, user_agent: str, now: datetime | None = None
+) -> IssuedTokens:
+    """Start a family for a user the caller has authenticated; sends ``user_logged_in``.
+
+    Raises ``InvalidCredentials`` for an inactive user.
+    """
+    if not user.is_active:
+        raise InvalidCredentials("inactive user")
+    with transaction.atomic():
+        tokens = issue_tokens(user=user, ip=ip, user_agent=user_agent, now=now)
+        # No request here: receivers such as update_last_login only need the user.
+        user_logged_in.send(sender=type(user), request=None, user=user)
+    return tokens
+
+
+def issue_tokens(
+    *,
+    user: AbstractBaseUser,
+    ip: str | None = None,
+    user_agent: str = "",
+    now: datetime | None = None,
+) -> IssuedTokens:
+    """Start a new family for an already authenticated user (sign-up, SSO) and return its tokens."""
+    now = now or timezone.now()
+    conf = get_settings()
+    absolute_expires_at = now + conf.refresh_token_absolute_lifetime
+    family = RefreshTokenFamily.objects.create(
+        user=user,
+        public_id=refresh_tokens.new_public_id(),
+        secret=refresh_tokens.new_family_secret(),
+        generation=0,
+        created_at=now,
+        last_used_at=now,
+        idle_expires_at=min(now + conf.refresh_token_idle_lifetime, absolute_expires_at),
+        absolute_expires_at=absolute_expires_at,
+        user_agent=_clean_user_agent(user_agent),
+        ip_address=_clean_ip(ip),
+        password_fingerprint=password_fingerprint(user.password),
+    )
+    logger.info("tokenauth: family %s started for user %s", family.public_id, user.pk)
+    _send_on_commit(signals.token_issued, user=user, family_public_id=family.public_id)
+    return _tokens(family, user, now=now)
+
+
+def refresh(
+    *, refresh_token: str, ip: str | None, user_agent: str, now: datetime | None = None
+) -> IssuedTokens:
+    """Rotate: spend the presented token and return its successor with a new access token.
+
+    Raises ``InvalidRefreshToken`` (unknown, forged, expired, revoked, reused, inactive user,
+    changed password). Reuse revokes the family; that revocation commits even so.
+    """
+    now = now or timezone.now()
+    parsed = refresh_tokens.parse(refresh_token)
+    if parsed is None:
+        raise InvalidRefreshToken("malformed")
+    binding = client_binding(ip=ip, user_agent=user_agent)
+    with transaction.atomic():
+        family = _genuine_family(parsed)
+        if family is None:
+            outcome: IssuedTokens | str = "forged"
+        else:
+            outcome = _rotate(family, parsed.generation, binding, ip, user_agent, now)
+    if isinstance(outcome, str):
+        logger.info("tokenauth: refresh refused for family %s: %s", parsed.public_id, outcome)
+        raise InvalidRefreshToken(outcome)
+    return outcome
+
+
+def logout(
+    *, refresh_token: str, ip: str | None, user_agent: str, now: datetime | None = None
+) -> None:
+    """Revoke the token's family if the token is genuine; a spent one is reuse. Never raises
+    for a bad token: logout is no oracle."""
+    now = now or timezone.now()
+    parsed = refresh_tokens.parse(refresh_token)
+    if parsed is None:
+        return
+    binding = client_binding(ip=ip, user_agent=user_agent)
+    with transaction.atomic():
+        family = _genuine_family(parsed)
+        if family is None:
+            return
+        verdict = _classify(family, parsed.generation, binding, now)
+        if verdict in ("current", "grace"):
+            _revoke_rows(_row(family), RevocationReason.LOGOUT, now)
+        elif verdict == "reuse":
+            _revoke_for_reuse(family, ip, user_agent, now)
+
+
+def revoke_token(
+    *, token: str, ip: str | None, user_agent: str, now: datetime | None = None
+) -> None:
+    """RFC 7009: revoke the family of a genuine refresh token or a fully valid access token.
+
+    Unknown tokens are ignored (§2.2: the response is the same).
+    """
+    if refresh_tokens.parse(token) is not None:
+        logout(refresh_token=token, ip=ip, user_agent=user_agent, now=now)
+        return
+    try:
+        claims = decode_access_token(token)
+    except InvalidAccessToken:
+        return
+    revoke_family(
+        family_public_id=claims.family_public_id,
+        user_pk=claims.user_id,
+        reason=RevocationReason.LOGOUT,
+        now=now,
+    )
+
+
+def revoke_family(
+    *,
+    family_public_id: str,
+    reason: RevocationReason,
+    user_pk: object | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Revoke one live family (only the given user's, when ``user_pk`` is set).
+
+    Returns whether it was live; one ``UPDATE``.
+    """
+    filters: dict[str, object] = {"public_id": family_public_id}
+    if user_pk is not None:
+        filters["user_id"] = user_pk
+    with transaction.atomic():
+        return bool(_revoke(_live(**filters), reason, now or timezone.now()))
+
+
+def revoke_user(
+    *, user: AbstractBaseUser, reason: RevocationReason, now: datetime | None = None
+) -> int:
+    """Revoke every live family of the user; returns how many."""
+    with transaction.atomic():
+        return _revoke(_live(user_id=user.pk), reason, now or timezone.now())
+
+
+def live_families(*, user: AbstractBaseUser, now: datetime | None = None) -> QuerySet[RefreshTokenFamily]:
+    """The user's families that can still refresh, newest first."""
+    now = now or timezone.now()
+    return _live(user_id=user.pk).filter(
+        idle_expires_at__gt=now, absolute_expires_at__gt=now
+    ).order_by("-created_at")
+
+
+# --- rotation ---------------------------------------------------------------------------
+
+
+def _genuine_family(parsed: refresh_tokens.ParsedRefreshToken) -> RefreshTokenFamily | None:
+    """The token's family, locked for the transaction, or None when its MAC is not genuine.
+
+    A forged token never reaches a state change, whatever family it names.
+    """
+    family = _family_for_update(parsed.public_id)
+    if family is None or not refresh_tokens.verify(parsed, family_secret=family.secret):
+        return None
+    return family
+
+
+def _family_for_update(public_id: str) -> RefreshTokenFamily | None:
+    features = connections[router.db_for_write(RefreshTokenFamily)].features
+    families = RefreshTokenFamily.objects.filter(public_id=public_id)
+    if features.has_select_for_update_of:
+        # Lock the family row only, never the user row (PostgreSQL, MySQL).
+        families = families.select_related("user").select_for_update(of=("self",))
+    elif features.has_select_for_update:
+        families = families.select_for_update()  # MariaDB: no OF; the user is read unlocked
+    else:
+        families = families.select_related("user")  # SQLite: the compare-and-set guards it
+    return families.first()
+
+
+def _classify(
+    family: RefreshTokenFamily, generation: int, binding: str, now: datetime
+) -> Verdict:
+    if family.revoked_at is not None:
+        return "revoked"  # revoked on purpose or for reuse: no grace
+    if generation == family.generation:
+        return "current"
+    if generation > family.generation:
+        return "forged"  # a MAC for a generation not yet issued: invalid, never reuse
+    grace = get_settings().reuse_grace_period
+    if (
+        generation == family.generation - 1
+        and family.rotated_at is not None
+        and now - family.rotated_at < grace
+        and hmac.compare_digest(binding, family.rotation_binding)
+    ):
+        return "grace"
+    return "reuse"
+
+
+def _rotate(
+    family: RefreshTokenFamily,
+    generation: int,
+    binding: str,
+    ip: str | None,
+    user_agent: str,
+    now: datetime,
+    *,
+    retried: bool = False,
+) -> IssuedTokens | str:
+    verdict = _classify(family, generation, binding, now)
+    if verdict in ("revoked", "forged"):
+        return verdict
+    if verdict == "reuse":
+        _revoke_for_reuse(family, ip, user_agent, now)
+        return "reused"
+    problem = _unusable(family, now)
+    if problem:
+        return problem
+    if verdict == "grace":
+        # The same successor the first caller got; no row, expiry or last_used_at changes.
+        _send_on_commit(
+            signals.token_refreshed,
+            user=family.user,
+            family_public_id=family.public_id,
+            generation=family.generation,
+            grace=True,
+        )
+        return _tokens(family, family.user, now=now)
+    idle_expires_at = min(now + get_settings().refresh_token_idle_lifetime, family.absolute_expires_at)
+    # Compare-and-set: whoever rotated first wins; on every backend, lock or no lock.
+    rotated = _live(pk=family.pk, generation=generation).update(
+        generation=generation + 1,
+        last_used_at=now,
+        rotated_at=now,
+        idle_expires_at=idle_expires_at,
+        rotation_binding=binding,
+    )
+    if not rotated:
+        if retried:
+            return "conflict"
+        family.refresh_from_db()
+        return _rotate(family, generation, binding, ip, user_agent, now, retried=True)
+    family.generation = generation + 1
+    family.idle_expires_at = idle_expires_at
+    _send_on_commit(
+        signals.token_refreshed,
+        user=family.user,
+        family_public_id=family.public_id,
+        generation=family.generation,
+        grace=False,
+    )
+    return _tokens(family, family.user, now=now)
+
+
+def _unusable(family: RefreshTokenFamily, now: datetime) -> str:
+    """Why a genuine, unrevoked family cannot refresh, or ``""``."""
+    if now >= family.idle_expires_at or now >= family.absolute_expires_at:
+        return "expired"
+    user = family.user
+    # Also caught eagerly on save; this catches QuerySet.update(), which sends no signal.
+    if not user.is_active:
+        _revoke_rows(_row(family), RevocationReason.DEACTIVATED, now)
+        return "inactive_user"
+    if not password_fingerprint_matches(user.password, family.password_fingerprint):
+        _revoke_rows(_row(family), RevocationReason.PASSWORD_CHANGED, now)
+        return "password_changed"
+    return ""
+
+
+def _tokens(family: RefreshTokenFamily, user: AbstractBaseUser, *, now: datetime) -> IssuedTokens:
+    conf = get_settings()
+    access_expires_at = min(now + conf.access_token_lifetime, family.absolute_expires_at)
+    access_token = encode_access_token(
+        user_id=str(user.pk),
+        family_public_id=family.public_id,
+        password_version=password_fingerprint(user.password),
+        now=now,
+        expires_at=access_expires_at,
+    )
+    refresh_token = refresh_tokens.make_refresh_token(
+        family_secret=family.secret, public_id=family.public_id, generation=family.generation
+    )
+    return IssuedTokens(
+        access_token=access_token,
+        access_token_expires_in=int(access_expires_at.timestamp()) - int(now.timestamp()),
+        refresh_token=refresh_token,
+        refresh_token_expires_in=max(0, int((family.expires_at - now).total_seconds())),
+        family_public_id=family.public_id,
+    )
+
+
+# --- revocation ---------------------------------------------------------------------------
+
+
+def _live(**filters: object) -> QuerySet[RefreshTokenFamily]:
+    return RefreshTokenFamily.objects.filter(revoked_at__isnull=True, **filters)
+
+
+def _revoke(families: QuerySet[RefreshTokenFamily], reason: RevocationReason, now: datetime) -> int:
+    """Revoke the live families in ``families``; call inside ``atomic``."""
+    rows = list(_lock(families).values_list("pk", "public_id", "user_id"))
+    return _revoke_rows(rows, reason, now)
+
+
+def _revoke_rows(rows: list[tuple[int, str, object]], reason: RevocationReason, now: datetime) -> int:
+    """One UPDATE for all rows; signals and cache markers after commit."""
+    if not rows:
+        return 0
+    count = _live(pk__in=[pk for pk, _, _ in rows]).update(revoked_at=now, revocation_reason=reason)
+    public_ids = tuple(public_id for _, public_id, _ in rows)
+    transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
+    for user_id in {user_id for _, _, user_id in rows}:
+        ids = tuple(public_id for _, public_id, owner in rows if owner == user_id)
+        _send_on_commit(signals.family_revoked, user_id=user_id, family_public_ids=ids, reason=reason)
+    logger.info("tokenauth: revoked %d families (%s): %s", count, reason, ", ".join(public_ids))
+    return count
+
+
+def _row(family: RefreshTokenFamily) -> list[tuple[int, str, object]]:
+    return [(family.pk, family.public_id, family.user_id)]
+
+
+def _lock(families: QuerySet[RefreshTokenFamily]) -> QuerySet[RefreshTokenFamily]:
+    features = connections[router.db_for_write(RefreshTokenFamily)].features
+    return families.select_for_update() if features.has_select_for_update else families
+
+
+def _revoke_for_reuse(
+    family: RefreshTokenFamily, ip: str | None, user_agent: str, now: datetime
+) -> None:
+    """Revoke the family for reuse in one UPDATE; only the request that changed the row signals."""
+    changed = _live(pk=family.pk).update(
+        revoked_at=now,
+        revocation_reason=RevocationReason.REUSE_DETECTED,
+        reuse_detected_at=now,
+        reuse_ip_address=_clean_ip(ip),
+        reuse_user_agent=_clean_user_agent(user_agent),
+    )
+    if not changed:
+        return
+    logger.warning(
+        "tokenauth: refresh token reuse in family %s of user %s from %s, agent %r",
+        family.public_id,
+        family.user_id,
+        _clean_ip(ip),
+        user_agent[:255],
+    )
+    public_ids = (family.public_id,)
+    transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
+    _send_on_commit(
+        signals.family_revoked,
+        user_id=family.user_id,
+        family_public_ids=public_ids,
+        reason=RevocationReason.REUSE_DETECTED,
+    )
+    _send_on_commit(
+        signals.refresh_token_reused,
+        user_id=family.user_id,
+        family_public_id=family.public_id,
+        ip_address=_clean_ip(ip),
+        user_agent=_clean_user_agent(user_agent),
+        detected_at=now,
+    )
+
+
+def _send_on_commit(signal: Signal, **kwargs: object) -> None:
+    # send_robust: a failing receiver is logged by Django and never undoes what committed.
+    transaction.on_commit(lambda: signal.send_robust(sender=RefreshTokenFamily, **kwargs))
+
+
+# --- input hygiene ------------------------------------------------------------------------
+
+
+def _clean_ip(ip: str | None) -> str | None:
+    """The address, or None for anything that is not one (it is stored as NULL)."""
+    if not ip:
+        return None
+    try:
+        return str(ipaddress.ip_address(ip.strip()))
+    except ValueError:
+        return None
+
+
+def _clean_user_agent(user_agent: str) -> str:
+    # NUL and lone surrogates cannot be stored in PostgreSQL text; cut to the column's size.
+    cleaned = "".join(c for c in user_agent[:1024] if c != "\x00" and not "\ud800" <= c <= "\udfff")
+    return cleaned[:255]
+
+
+def public_key_set() -> dict[str, list[dict[str, str]]]:
+    """The RFC 7517 JWKS of the access-token verifying keys (empty for HS*)."""
+    return keys.jwks()

@@ -1,0 +1,283 @@
+"""Read the ``TOKENAUTH`` setting into one typed, validated object."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Literal
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+__all__ = ["CookieSettings", "Problem", "TokenAuthSettings", "VerifyingKeySetting", "get_settings"]
+
+HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # RFC 7518 §3.2 minimum key bytes
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"}
+)
+ALGORITHMS = frozenset(HMAC_ALGORITHMS) | ASYMMETRIC_ALGORITHMS
+
+RevocationMode = Literal["database", "cache", "none"]
+CacheFailure = Literal["closed", "open"]
+
+_DEFAULTS: dict[str, object] = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
+    "REFRESH_TOKEN_IDLE_LIFETIME": timedelta(days=7),
+    "REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(days=30),
+    "REUSE_GRACE_PERIOD": timedelta(seconds=10),
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": None,
+    "SIGNING_KEY_ID": None,
+    "VERIFYING_KEYS": [],
+    "ISSUER": None,
+    "AUDIENCE": None,
+    "LEEWAY": timedelta(seconds=0),
+    "REFRESH_COOKIE": None,
+    "ACCESS_TOKEN_REVOCATION": "database",
+    "CACHE_ALIAS": "default",
+    "CACHE_FAILURE": "closed",
+    "LOGIN_THROTTLE_RATE": "10/min",
+}
+_COOKIE_KEYS = frozenset({"name", "path", "samesite", "secure", "domain"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A configuration problem, reported by ``checks.py`` under ``tokenauth.<id>``."""
+
+    id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class VerifyingKeySetting:
+    kid: str
+    key: str | bytes
+    algorithm: str
+
+
+@dataclass(frozen=True)
+class CookieSettings:
+    name: str | None  # None: the default, which depends on ``secure``
+    path: str | None  # None: where tokenauth.urls is mounted
+    samesite: str
+    secure: bool
+    domain: str | None
+
+
+@dataclass(frozen=True)
+class TokenAuthSettings:
+    access_token_lifetime: timedelta = timedelta(minutes=15)
+    refresh_token_idle_lifetime: timedelta = timedelta(days=7)
+    refresh_token_absolute_lifetime: timedelta = timedelta(days=30)
+    reuse_grace_period: timedelta = timedelta(seconds=10)
+    algorithm: str = "HS256"
+    signing_key: str | bytes | None = None
+    signing_key_id: str | None = None
+    verifying_keys: tuple[VerifyingKeySetting, ...] = ()
+    issuer: str | None = None
+    audience: str | None = None
+    leeway: timedelta = timedelta(0)
+    refresh_cookie: CookieSettings | None = None
+    access_token_revocation: RevocationMode = "database"
+    cache_alias: str = "default"
+    cache_failure: CacheFailure = "closed"
+    login_throttle_rate: tuple[int, int] | None = (10, 60)  # (requests, seconds)
+    problems: tuple[Problem, ...] = field(default=(), compare=False)
+
+
+@functools.cache
+def get_settings() -> TokenAuthSettings:
+    """The current ``TOKENAUTH`` settings; invalid values fall back to defaults."""
+    return _parse(getattr(django_settings, "TOKENAUTH", None) or {})
+
+
+@receiver(setting_changed)
+def _reload(*, setting: str, **kwargs: object) -> None:
+    if setting in {"TOKENAUTH", "SECRET_KEY", "SECRET_KEY_FALLBACKS"}:
+        get_settings.cache_clear()
+        from tokenauth import keys  # keys derive from SECRET_KEY; they cache too
+
+        keys.clear_cache()
+
+
+class _Parser:
+    def __init__(self, raw: Mapping[str, object]) -> None:
+        self.raw = raw
+        self.problems: list[Problem] = []
+
+    def problem(self, id: str, message: str) -> None:
+        self.problems.append(Problem(id, message))
+
+    def get(self, key: str) -> object:
+        return self.raw.get(key, _DEFAULTS[key])
+
+    def duration(self, key: str, *, allow_zero: bool = False) -> timedelta:
+        value = self.get(key)
+        default = _DEFAULTS[key]
+        assert isinstance(default, timedelta)
+        if not isinstance(value, timedelta):
+            self.problem("E002", f"TOKENAUTH['{key}'] must be a datetime.timedelta, not {value!r}.")
+            return default
+        if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
+            self.problem("E002", f"TOKENAUTH['{key}'] must be positive, not {value}.")
+            return default
+        return value
+
+    def optional_str(self, key: str) -> str | None:
+        value = self.get(key)
+        if value is None or isinstance(value, str):
+            return value
+        self.problem("E002", f"TOKENAUTH['{key}'] must be a string or None, not {value!r}.")
+        return None
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.get(key)
+        if value in choices:
+            assert isinstance(value, str)
+            return value
+        self.problem("E002", f"TOKENAUTH['{key}'] must be one of {choices}, not {value!r}.")
+        default = _DEFAULTS[key]
+        assert isinstance(default, str)
+        return default
+
+
+def _parse(raw: object) -> TokenAuthSettings:
+    if not isinstance(raw, Mapping):
+        return TokenAuthSettings(problems=(Problem("E001", "TOKENAUTH must be a dict."),))
+    p = _Parser(raw)
+    unknown = sorted(str(k) for k in raw if k not in _DEFAULTS)
+    if unknown:
+        p.problem("E001", f"Unknown TOKENAUTH keys: {', '.join(unknown)}.")
+
+    access = p.duration("ACCESS_TOKEN_LIFETIME")
+    idle = p.duration("REFRESH_TOKEN_IDLE_LIFETIME")
+    absolute = p.duration("REFRESH_TOKEN_ABSOLUTE_LIFETIME")
+    if absolute < idle:
+        p.problem(
+            "E003",
+            "TOKENAUTH['REFRESH_TOKEN_ABSOLUTE_LIFETIME'] is shorter than "
+            "TOKENAUTH['REFRESH_TOKEN_IDLE_LIFETIME'].",
+        )
+    _warn_ranges(p, access, idle, absolute)
+
+    algorithm = p.choice("ALGORITHM", tuple(sorted(ALGORITHMS)))
+    signing_key = p.get("SIGNING_KEY")
+    if signing_key is not None and not isinstance(signing_key, (str, bytes)):
+        p.problem("E002", "TOKENAUTH['SIGNING_KEY'] must be a string, bytes or None.")
+        signing_key = None
+    _check_key(p, algorithm, signing_key, "TOKENAUTH['SIGNING_KEY']", required=False)
+
+    throttle = p.get("LOGIN_THROTTLE_RATE")
+    return TokenAuthSettings(
+        access_token_lifetime=access,
+        refresh_token_idle_lifetime=idle,
+        refresh_token_absolute_lifetime=absolute,
+        reuse_grace_period=p.duration("REUSE_GRACE_PERIOD", allow_zero=True),
+        algorithm=algorithm,
+        signing_key=signing_key,
+        signing_key_id=p.optional_str("SIGNING_KEY_ID"),
+        verifying_keys=_verifying_keys(p, algorithm),
+        issuer=p.optional_str("ISSUER"),
+        audience=p.optional_str("AUDIENCE"),
+        leeway=p.duration("LEEWAY", allow_zero=True),
+        refresh_cookie=_cookie(p),
+        access_token_revocation=p.choice(  # type: ignore[arg-type]  # narrowed by choices
+            "ACCESS_TOKEN_REVOCATION", ("database", "cache", "none")
+        ),
+        cache_alias=p.optional_str("CACHE_ALIAS") or "default",
+        cache_failure=p.choice("CACHE_FAILURE", ("closed", "open")),  # type: ignore[arg-type]  # narrowed by choices
+        login_throttle_rate=_rate(p, throttle),
+        problems=tuple(p.problems),
+    )
+
+
+def _warn_ranges(p: _Parser, access: timedelta, idle: timedelta, absolute: timedelta) -> None:
+    # DESIGN §1 ranges; only a warning: tests and demos use lifetimes of seconds.
+    if not timedelta(minutes=15) <= access <= timedelta(hours=1):
+        p.problem("W001", f"TOKENAUTH['ACCESS_TOKEN_LIFETIME'] is {access}; 15 min – 1 h advised.")
+    for key, value in (("IDLE", idle), ("ABSOLUTE", absolute)):
+        if not timedelta(days=7) <= value <= timedelta(days=30):
+            p.problem(
+                "W001", f"TOKENAUTH['REFRESH_TOKEN_{key}_LIFETIME'] is {value}; 7 – 30 days advised."
+            )
+
+
+def _check_key(
+    p: _Parser, algorithm: str, key: object, label: str, *, required: bool
+) -> None:
+    if algorithm in HMAC_ALGORITHMS:
+        if key is None:
+            if required:
+                p.problem("E004", f"{label} needs a secret for {algorithm}.")
+            return
+        size = len(key.encode() if isinstance(key, str) else key)  # type: ignore[attr-defined]
+        if size < HMAC_ALGORITHMS[algorithm]:
+            p.problem(
+                "E005",
+                f"{label} is {size} bytes; {algorithm} needs at least "
+                f"{HMAC_ALGORITHMS[algorithm]} (RFC 7518 §3.2).",
+            )
+    elif key is None:
+        p.problem("E004", f"{label} needs a PEM private key for {algorithm}.")
+
+
+def _verifying_keys(p: _Parser, default_algorithm: str) -> tuple[VerifyingKeySetting, ...]:
+    raw = p.get("VERIFYING_KEYS")
+    if not isinstance(raw, (list, tuple)):
+        p.problem("E002", "TOKENAUTH['VERIFYING_KEYS'] must be a list of dicts.")
+        return ()
+    keys: list[VerifyingKeySetting] = []
+    for index, entry in enumerate(raw):
+        label = f"TOKENAUTH['VERIFYING_KEYS'][{index}]"
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("kid"), str):
+            p.problem("E006", f"{label} must be a dict with a string 'kid'.")
+            continue
+        algorithm = entry.get("algorithm", default_algorithm)
+        key = entry.get("key")
+        if algorithm not in ALGORITHMS or not isinstance(key, (str, bytes)):
+            p.problem("E006", f"{label} needs a 'key' and a supported 'algorithm'.")
+            continue
+        _check_key(p, algorithm, key, label, required=True)
+        keys.append(VerifyingKeySetting(kid=entry["kid"], key=key, algorithm=algorithm))
+    return tuple(keys)
+
+
+def _cookie(p: _Parser) -> CookieSettings | None:
+    raw = p.get("REFRESH_COOKIE")
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or set(raw) - _COOKIE_KEYS:
+        p.problem(
+            "E007", f"TOKENAUTH['REFRESH_COOKIE'] must be None or a dict with keys {sorted(_COOKIE_KEYS)}."
+        )
+        return None
+    samesite = raw.get("samesite", "Strict")
+    if samesite not in ("Strict", "Lax", "None"):
+        p.problem("E007", "TOKENAUTH['REFRESH_COOKIE']['samesite'] must be Strict, Lax or None.")
+        samesite = "Strict"
+    return CookieSettings(
+        name=raw.get("name"),
+        path=raw.get("path"),
+        samesite=samesite,
+        secure=bool(raw.get("secure", True)),
+        domain=raw.get("domain"),
+    )
+
+
+_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+def _rate(p: _Parser, value: object) -> tuple[int, int] | None:
+    """Parse DRF-style rates: ``"10/min"``, ``"100/hour"``, ``"5/s"``."""
+    if value is None:
+        return None
+    if isinstance(value, str) and "/" in value:
+        count, _, period = value.partition("/")
+        if count.isdigit() and int(count) > 0 and period in _PERIODS:
+            return int(count), _PERIODS[period]
+    p.problem("E002", f"TOKENAUTH['LOGIN_THROTTLE_RATE'] must be like '10/min' or None, not {value!r}.")
+    return (10, 60)

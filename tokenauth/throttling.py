@@ -1,0 +1,78 @@
+"""Login throttle: every attempt per client IP, failures per (hashed) username.
+
+Fixed-window counters in the Django cache with atomic ``add``/``incr``, so every process
+sharing the cache (Redis) shares one limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+
+from django.core.cache import caches
+
+from tokenauth.settings import get_settings
+
+__all__ = ["ThrottleUnavailable", "check_login_attempt", "record_login_failure", "timer"]
+
+logger = logging.getLogger(__name__)
+
+timer = time.time  # tests move the clock with time-machine
+
+
+class ThrottleUnavailable(Exception):
+    """The cache is unreachable and ``CACHE_FAILURE`` is ``"closed"``."""
+
+
+def _username_key(username: str) -> str:
+    # Hashed and case-folded: no username is stored, and "Alice" shares "alice"'s budget.
+    return hashlib.sha256(username.casefold().encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _window(period: int) -> tuple[int, int]:
+    """The current window's number and the seconds until it ends."""
+    now = timer()
+    return int(now // period), max(1, math.ceil(period - now % period))
+
+
+def check_login_attempt(*, ip: str | None, username: str) -> int | None:
+    """Count this attempt; the seconds to wait when over the limit, else None."""
+    rate = get_settings().login_throttle_rate
+    if rate is None:
+        return None
+    limit, period = rate
+    window, retry_after = _window(period)
+    try:
+        cache = caches[get_settings().cache_alias]
+        ip_key = f"tokenauth:login:ip:{ip or 'unknown'}:{window}"
+        attempts = 1 if cache.add(ip_key, 1, timeout=period + 1) else cache.incr(ip_key)
+        failures = cache.get(f"tokenauth:login:user:{_username_key(username)}:{window}", 0)
+    except Exception as exc:  # backend connection errors have no common base
+        return _unavailable(exc)
+    if attempts > limit or failures >= limit:
+        logger.warning("tokenauth: login throttled for %s", ip)
+        return retry_after
+    return None
+
+
+def record_login_failure(*, username: str) -> None:
+    rate = get_settings().login_throttle_rate
+    if rate is None:
+        return
+    _, period = rate
+    window, _ = _window(period)
+    key = f"tokenauth:login:user:{_username_key(username)}:{window}"
+    try:
+        cache = caches[get_settings().cache_alias]
+        if not cache.add(key, 1, timeout=period + 1):
+            cache.incr(key)
+    except Exception as exc:  # as above
+        _unavailable(exc)
+
+
+def _unavailable(exc: Exception) -> None:
+    logger.error("tokenauth: throttle cache unavailable: %s", exc)
+    if get_settings().cache_failure == "closed":
+        raise ThrottleUnavailable(str(exc)) from exc

@@ -1,0 +1,257 @@
+"""HTTP endpoints: parse the body, call one service function, shape an RFC 6749 response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from rest_framework import exceptions, status
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from tokenauth import service, throttling
+from tokenauth.authentication import AccessTokenAuthentication
+from tokenauth.models import RevocationReason
+from tokenauth.serializers import (
+    LoginSerializer,
+    RefreshTokenSerializer,
+    RevokeSerializer,
+    SessionSerializer,
+    TokenRequestSerializer,
+    token_response_body,
+)
+
+MAX_BODY_BYTES = 16 * 1024
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"The request body is larger than {MAX_BODY_BYTES} bytes."
+
+
+class UnsupportedGrantType(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Supported grant types: password, refresh_token."
+
+
+class LoginThrottled(exceptions.Throttled):
+    default_detail = "Too many login attempts."
+
+
+# Exception class → (HTTP status, RFC 6749 §5.2 / RFC 7009 error code). First match wins.
+_ERRORS: dict[type[BaseException], tuple[int, str]] = {
+    service.InvalidRefreshToken: (400, "invalid_grant"),
+    service.InvalidCredentials: (400, "invalid_grant"),
+    UnsupportedGrantType: (400, "unsupported_grant_type"),
+    PayloadTooLarge: (413, "invalid_request"),
+    exceptions.ParseError: (400, "invalid_request"),
+    exceptions.ValidationError: (400, "invalid_request"),
+    exceptions.UnsupportedMediaType: (415, "invalid_request"),
+    exceptions.MethodNotAllowed: (405, "invalid_request"),
+    exceptions.Throttled: (429, "too_many_requests"),
+    throttling.ThrottleUnavailable: (503, "temporarily_unavailable"),
+    OperationalError: (503, "temporarily_unavailable"),  # database locked or lost
+    InterfaceError: (503, "temporarily_unavailable"),
+}
+_DESCRIPTIONS = {
+    "invalid_grant": "The credentials or the refresh token are invalid, expired or revoked.",
+    "temporarily_unavailable": "The service is temporarily unavailable; retry later.",
+}
+
+
+def _error_response(exc: BaseException) -> Response | None:
+    for exc_class, (status_code, error) in _ERRORS.items():
+        if isinstance(exc, exc_class):
+            break
+    else:
+        return None
+    description = _DESCRIPTIONS.get(error) or _describe(exc)
+    headers = dict(NO_STORE)
+    if status_code == 503:
+        headers["Retry-After"] = "5"
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(int(exc.wait))
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        description = str(exc.detail)
+    return Response(
+        {"error": error, "error_description": description}, status=status_code, headers=headers
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    detail = getattr(exc, "detail", None)
+    if isinstance(detail, dict):  # serializer errors: "field: message; ..."
+        return "; ".join(
+            f"{field}: {' '.join(str(m) for m in messages) if isinstance(messages, list) else messages}"
+            for field, messages in detail.items()
+        )
+    if isinstance(detail, list):
+        return " ".join(str(item) for item in detail)
+    return str(detail) if detail is not None else "Malformed request."
+
+
+def client_ip(request: Request) -> str | None:
+    """``REMOTE_ADDR``, or DRF's ``NUM_PROXIES`` rule over ``X-Forwarded-For`` when set."""
+    return BaseThrottle().get_ident(request) or None
+
+
+def user_agent(request: Request) -> str:
+    return str(request.META.get("HTTP_USER_AGENT", ""))
+
+
+class TokenEndpoint(APIView):
+    """Shared by the token endpoints: JSON only, no session auth, RFC-shaped errors."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes: list[Any] = []
+    parser_classes: list[Any] = [JSONParser]
+    renderer_classes = [JSONRenderer]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Refuse big bodies before anything reads them (DESIGN §3).
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+        super().initial(request, *args, **kwargs)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, RequestDataTooBig):
+            exc = PayloadTooLarge()
+        return _error_response(exc) or super().handle_exception(exc)
+
+    def validated(self, serializer_class: type[Any], request: Request) -> Any:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+    def password_grant(self, request: Request, serializer: LoginSerializer) -> Response:
+        ip, username = client_ip(request), serializer.username()
+        wait = throttling.check_login_attempt(ip=ip, username=username)
+        if wait is not None:
+            raise LoginThrottled(wait=wait)
+        # Django's authenticate: other backends, lockout apps and user_login_failed all apply,
+        # and an unknown user still costs a password hash (no timing oracle).
+        user = authenticate(request, **serializer.credentials())
+        if user is None or not user.is_active:
+            throttling.record_login_failure(username=username)
+            raise service.InvalidCredentials()
+        tokens = service.login(user=user, ip=ip, user_agent=user_agent(request))
+        return Response(token_response_body(tokens), headers=NO_STORE)
+
+    def refresh_grant(self, request: Request, refresh_token: str | None) -> Response:
+        if not refresh_token:
+            raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
+        tokens = service.refresh(
+            refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
+        )
+        return Response(token_response_body(tokens), headers=NO_STORE)
+
+
+_sensitive = method_decorator(
+    sensitive_post_parameters("password", "refresh_token", "token"), name="dispatch"
+)
+
+
+@_sensitive
+class LoginView(TokenEndpoint):
+    def post(self, request: Request) -> Response:
+        return self.password_grant(request, self.validated(LoginSerializer, request))
+
+
+@_sensitive
+class RefreshView(TokenEndpoint):
+    def post(self, request: Request) -> Response:
+        serializer = self.validated(RefreshTokenSerializer, request)
+        return self.refresh_grant(request, serializer.validated_data.get("refresh_token"))
+
+
+@_sensitive
+class TokenView(TokenEndpoint):
+    """RFC 6749 token endpoint for OAuth client libraries (form or JSON bodies)."""
+
+    parser_classes = [FormParser, JSONParser]
+
+    def post(self, request: Request) -> Response:
+        grant_type = self.validated(TokenRequestSerializer, request).validated_data["grant_type"]
+        if grant_type == "password":
+            return self.password_grant(request, self.validated(LoginSerializer, request))
+        if grant_type == "refresh_token":
+            serializer = self.validated(RefreshTokenSerializer, request)
+            return self.refresh_grant(request, serializer.validated_data.get("refresh_token"))
+        raise UnsupportedGrantType()
+
+
+@_sensitive
+class LogoutView(TokenEndpoint):
+    def post(self, request: Request) -> Response:
+        refresh_token = self.validated(RefreshTokenSerializer, request).validated_data.get(
+            "refresh_token"
+        )
+        if not refresh_token:
+            raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
+        # 204 whether or not the token is genuine: logout is no oracle.
+        service.logout(refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request))
+        return Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
+
+
+@_sensitive
+class RevokeView(TokenEndpoint):
+    """RFC 7009: 200 for any token, genuine or not (§2.2)."""
+
+    parser_classes = [FormParser, JSONParser]
+
+    def post(self, request: Request) -> Response:
+        token = self.validated(RevokeSerializer, request).validated_data["token"]
+        service.revoke_token(token=token, ip=client_ip(request), user_agent=user_agent(request))
+        return Response(status=status.HTTP_200_OK, headers=NO_STORE)
+
+
+class LogoutAllView(TokenEndpoint):
+    authentication_classes = [AccessTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request) -> Response:
+        service.revoke_user(user=request.user, reason=RevocationReason.LOGOUT_ALL)  # type: ignore[arg-type]  # authenticated
+        return Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
+
+
+class SessionListView(TokenEndpoint):
+    authentication_classes = [AccessTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        families = service.live_families(user=request.user)  # type: ignore[arg-type]  # authenticated
+        context = {"current_family_public_id": request.auth.family_public_id}  # type: ignore[union-attr]  # AccessClaims
+        return Response(SessionSerializer(families, many=True, context=context).data, headers=NO_STORE)
+
+
+class SessionDetailView(TokenEndpoint):
+    authentication_classes = [AccessTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def delete(self, request: Request, family_public_id: str) -> Response:
+        revoked = service.revoke_family(
+            family_public_id=family_public_id, user_pk=request.user.pk, reason=RevocationReason.LOGOUT
+        )
+        if not revoked:  # another user's, unknown or already revoked: all alike
+            raise exceptions.NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
+
+
+class JWKSView(TokenEndpoint):
+    def get(self, request: Request) -> Response:
+        return Response(service.public_key_set(), headers={"Cache-Control": "public, max-age=300"})
