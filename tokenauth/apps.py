@@ -17,5 +17,7 @@ class TokenAuthConfig(AppConfig):
 
         checks.register()
         user_model = settings.AUTH_USER_MODEL
-        pre_save.connect(receivers.remember_changes, sender=user_model, dispatch_uid="tokenauth_pre")
+        pre_save.connect(
+            receivers.remember_changes, sender=user_model, dispatch_uid="tokenauth_pre"
+        )
         post_save.connect(receivers.apply_changes, sender=user_model, dispatch_uid="tokenauth_post")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -68,7 +68,7 @@ class AccessTokenAuthentication(BaseAuthentication):
             return f'Bearer realm="{_REALM}"'
         return f'Bearer realm="{_REALM}", error="invalid_token", error_description="{error}"'
 
-    def _fail(self, request: Request, description: str) -> Any:
+    def _fail(self, request: Request, description: str) -> NoReturn:
         request._tokenauth_error = description  # type: ignore[attr-defined]  # read by authenticate_header
         raise exceptions.AuthenticationFailed(description)
 
@@ -92,7 +92,7 @@ class AccessTokenAuthentication(BaseAuthentication):
             or not password_fingerprint_matches(family.user.password, family.password_fingerprint)
         ):
             self._fail(request, "The access token has been revoked.")
-        return family.user  # type: ignore[return-value]  # checked above
+        return family.user
 
     def _revoked_in_cache(self, claims: AccessClaims) -> bool:
         try:
@@ -102,7 +102,7 @@ class AccessTokenAuthentication(BaseAuthentication):
             return get_settings().cache_failure == "closed"
 
 
-def _load_user(pk: object) -> AbstractBaseUser:
+def _load_user(pk: Any) -> AbstractBaseUser:
     user_model = get_user_model()
     try:
         user = user_model._default_manager.get(pk=pk)
@@ -113,12 +113,18 @@ def _load_user(pk: object) -> AbstractBaseUser:
     return user
 
 
-class LazyUser(SimpleLazyObject):
+if TYPE_CHECKING:
+    _LazyBase = SimpleLazyObject[AbstractBaseUser]
+else:
+    _LazyBase = SimpleLazyObject
+
+
+class LazyUser(_LazyBase):
     """The token's user: ``pk``, ``id`` and ``is_authenticated`` cost nothing; anything else
     loads the real user once (one query), so existing views keep working."""
 
     def __init__(self, user_id: str) -> None:
-        pk = get_user_model()._meta.pk.to_python(user_id)  # type: ignore[union-attr]  # a model always has a pk
+        pk = get_user_model()._meta.pk.to_python(user_id)
         super().__init__(lambda: _load_user(pk))
         self.__dict__["_pk"] = pk  # LazyObject.__setattr__ would load the user
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.core.checks import CheckMessage, Error, Tags, Warning, register as register_check
+from django.core.checks import CheckMessage, Error, Tags, Warning
+from django.core.checks import register as register_check
 
 from tokenauth.keys import KeyError_, get_key_set
 from tokenauth.settings import get_settings
@@ -50,7 +51,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     debug = django_settings.DEBUG
     if conf.refresh_cookie is not None and not conf.refresh_cookie.secure and not debug:
         messages.append(
-            Error("TOKENAUTH['REFRESH_COOKIE'] has secure off while DEBUG is off.", id="tokenauth.E009")
+            Error(
+                "TOKENAUTH['REFRESH_COOKIE'] has secure off while DEBUG is off.",
+                id="tokenauth.E009",
+            )
         )
     if conf.access_token_revocation == "cache" and not debug:
         backend = django_settings.CACHES.get(conf.cache_alias, {}).get("BACKEND", "")

@@ -96,15 +96,15 @@ def _public_jwk(algorithm: str, public_key: Any) -> dict[str, str]:
         return _b64(n.to_bytes(size or (n.bit_length() + 7) // 8, "big"))
 
     if algorithm[:2] in ("RS", "PS") and isinstance(public_key, rsa.RSAPublicKey):
-        numbers = public_key.public_numbers()
-        return {"e": uint(numbers.e), "kty": "RSA", "n": uint(numbers.n)}
+        rsa_numbers = public_key.public_numbers()
+        return {"e": uint(rsa_numbers.e), "kty": "RSA", "n": uint(rsa_numbers.n)}
     curves = {"ES256": ("P-256", 32), "ES384": ("P-384", 48)}
     if algorithm in curves and isinstance(public_key, ec.EllipticCurvePublicKey):
         crv, size = curves[algorithm]
         if public_key.curve.key_size != size * 8:
             raise KeyError_(f"{algorithm} needs a {crv} key")
-        numbers = public_key.public_numbers()
-        return {"crv": crv, "kty": "EC", "x": uint(numbers.x, size), "y": uint(numbers.y, size)}
+        point = public_key.public_numbers()
+        return {"crv": crv, "kty": "EC", "x": uint(point.x, size), "y": uint(point.y, size)}
     if algorithm == "EdDSA":
         from cryptography.hazmat.primitives import serialization
 

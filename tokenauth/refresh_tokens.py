@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from django.conf import settings as django_settings
 from django.utils.crypto import salted_hmac
 
-__all__ = ["PREFIX", "ParsedRefreshToken", "make_refresh_token", "new_family_secret", "parse", "verify"]
+__all__ = [
+    "PREFIX",
+    "ParsedRefreshToken",
+    "make_refresh_token",
+    "new_family_secret",
+    "parse",
+    "verify",
+]
 
 # A fixed prefix lets secret scanners (GitHub, GitLab, trufflehog) recognise a leaked token.
 PREFIX = "tkrt_"

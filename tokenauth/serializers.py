@@ -10,11 +10,9 @@ from rest_framework import serializers
 from tokenauth.models import RefreshTokenFamily
 from tokenauth.service import IssuedTokens
 
-_SECRET = {"trim_whitespace": False, "max_length": 1024}
-
 
 class LoginSerializer(serializers.Serializer[Any]):
-    password = serializers.CharField(**_SECRET)
+    password = serializers.CharField(trim_whitespace=False, max_length=1024)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -29,7 +27,7 @@ class LoginSerializer(serializers.Serializer[Any]):
 
 
 class RefreshTokenSerializer(serializers.Serializer[Any]):
-    refresh_token = serializers.CharField(required=False, **_SECRET)
+    refresh_token = serializers.CharField(required=False, trim_whitespace=False, max_length=1024)
 
 
 class TokenRequestSerializer(serializers.Serializer[Any]):
@@ -45,7 +43,9 @@ class RevokeSerializer(serializers.Serializer[Any]):
     token_type_hint = serializers.CharField(required=False, max_length=64)
 
 
-def token_response_body(tokens: IssuedTokens, *, include_refresh_token: bool = True) -> dict[str, Any]:
+def token_response_body(
+    tokens: IssuedTokens, *, include_refresh_token: bool = True
+) -> dict[str, Any]:
     """RFC 6749 §5.1."""
     body: dict[str, Any] = {
         "access_token": tokens.access_token,
@@ -65,7 +65,15 @@ class SessionSerializer(serializers.ModelSerializer[RefreshTokenFamily]):
 
     class Meta:
         model = RefreshTokenFamily
-        fields = ["id", "created_at", "last_used_at", "expires_at", "user_agent", "ip_address", "current"]
+        fields = [
+            "id",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "user_agent",
+            "ip_address",
+            "current",
+        ]
 
     def get_current(self, family: RefreshTokenFamily) -> bool:
         return family.public_id == self.context.get("current_family_public_id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -29,10 +30,10 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 __all__ = [
-    "IssuedTokens",
     "InvalidAccessToken",
     "InvalidCredentials",
     "InvalidRefreshToken",
+    "IssuedTokens",
     "TokenAuthError",
     "issue_tokens",
     "live_families",
@@ -103,7 +104,7 @@ def issue_tokens(
     conf = get_settings()
     absolute_expires_at = now + conf.refresh_token_absolute_lifetime
     family = RefreshTokenFamily.objects.create(
-        user=user,
+        user_id=user.pk,
         public_id=refresh_tokens.new_public_id(),
         secret=refresh_tokens.new_family_secret(),
         generation=0,
@@ -214,12 +215,16 @@ def revoke_user(
         return _revoke(_live(user_id=user.pk), reason, now or timezone.now())
 
 
-def live_families(*, user: AbstractBaseUser, now: datetime | None = None) -> QuerySet[RefreshTokenFamily]:
+def live_families(
+    *, user: AbstractBaseUser, now: datetime | None = None
+) -> QuerySet[RefreshTokenFamily]:
     """The user's families that can still refresh, newest first."""
     now = now or timezone.now()
-    return _live(user_id=user.pk).filter(
-        idle_expires_at__gt=now, absolute_expires_at__gt=now
-    ).order_by("-created_at")
+    return (
+        _live(user_id=user.pk)
+        .filter(idle_expires_at__gt=now, absolute_expires_at__gt=now)
+        .order_by("-created_at")
+    )
 
 
 # --- rotation ---------------------------------------------------------------------------
@@ -249,9 +254,7 @@ def _family_for_update(public_id: str) -> RefreshTokenFamily | None:
     return families.first()
 
 
-def _classify(
-    family: RefreshTokenFamily, generation: int, binding: str, now: datetime
-) -> Verdict:
+def _classify(family: RefreshTokenFamily, generation: int, binding: str, now: datetime) -> Verdict:
     if family.revoked_at is not None:
         return "revoked"  # revoked on purpose or for reuse: no grace
     if generation == family.generation:
@@ -298,7 +301,9 @@ def _rotate(
             grace=True,
         )
         return _tokens(family, family.user, now=now)
-    idle_expires_at = min(now + get_settings().refresh_token_idle_lifetime, family.absolute_expires_at)
+    idle_expires_at = min(
+        now + get_settings().refresh_token_idle_lifetime, family.absolute_expires_at
+    )
     # Compare-and-set: whoever rotated first wins; on every backend, lock or no lock.
     rotated = _live(pk=family.pk, generation=generation).update(
         generation=generation + 1,
@@ -374,7 +379,9 @@ def _revoke(families: QuerySet[RefreshTokenFamily], reason: RevocationReason, no
     return _revoke_rows(rows, reason, now)
 
 
-def _revoke_rows(rows: list[tuple[int, str, object]], reason: RevocationReason, now: datetime) -> int:
+def _revoke_rows(
+    rows: Sequence[tuple[int, str, object]], reason: RevocationReason, now: datetime
+) -> int:
     """One UPDATE for all rows; signals and cache markers after commit."""
     if not rows:
         return 0
@@ -383,7 +390,9 @@ def _revoke_rows(rows: list[tuple[int, str, object]], reason: RevocationReason, 
     transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
     for user_id in {user_id for _, _, user_id in rows}:
         ids = tuple(public_id for _, public_id, owner in rows if owner == user_id)
-        _send_on_commit(signals.family_revoked, user_id=user_id, family_public_ids=ids, reason=reason)
+        _send_on_commit(
+            signals.family_revoked, user_id=user_id, family_public_ids=ids, reason=reason
+        )
     logger.info("tokenauth: revoked %d families (%s): %s", count, reason, ", ".join(public_ids))
     return count
 

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, cast
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
@@ -15,9 +15,7 @@ from django.dispatch import receiver
 __all__ = ["CookieSettings", "Problem", "TokenAuthSettings", "VerifyingKeySetting", "get_settings"]
 
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # RFC 7518 §3.2 minimum key bytes
-ASYMMETRIC_ALGORITHMS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"}
-)
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
 ALGORITHMS = frozenset(HMAC_ALGORITHMS) | ASYMMETRIC_ALGORITHMS
 
 RevocationMode = Literal["database", "cache", "none"]
@@ -117,8 +115,7 @@ class _Parser:
 
     def duration(self, key: str, *, allow_zero: bool = False) -> timedelta:
         value = self.get(key)
-        default = _DEFAULTS[key]
-        assert isinstance(default, timedelta)
+        default = cast(timedelta, _DEFAULTS[key])
         if not isinstance(value, timedelta):
             self.problem("E002", f"TOKENAUTH['{key}'] must be a datetime.timedelta, not {value!r}.")
             return default
@@ -136,13 +133,10 @@ class _Parser:
 
     def choice(self, key: str, choices: tuple[str, ...]) -> str:
         value = self.get(key)
-        if value in choices:
-            assert isinstance(value, str)
+        if isinstance(value, str) and value in choices:
             return value
         self.problem("E002", f"TOKENAUTH['{key}'] must be one of {choices}, not {value!r}.")
-        default = _DEFAULTS[key]
-        assert isinstance(default, str)
-        return default
+        return cast(str, _DEFAULTS[key])
 
 
 def _parse(raw: object) -> TokenAuthSettings:
@@ -198,23 +192,23 @@ def _parse(raw: object) -> TokenAuthSettings:
 def _warn_ranges(p: _Parser, access: timedelta, idle: timedelta, absolute: timedelta) -> None:
     # DESIGN §1 ranges; only a warning: tests and demos use lifetimes of seconds.
     if not timedelta(minutes=15) <= access <= timedelta(hours=1):
-        p.problem("W001", f"TOKENAUTH['ACCESS_TOKEN_LIFETIME'] is {access}; 15 min – 1 h advised.")
+        p.problem("W001", f"TOKENAUTH['ACCESS_TOKEN_LIFETIME'] is {access}; 15 min to 1 h advised.")
     for key, value in (("IDLE", idle), ("ABSOLUTE", absolute)):
         if not timedelta(days=7) <= value <= timedelta(days=30):
             p.problem(
-                "W001", f"TOKENAUTH['REFRESH_TOKEN_{key}_LIFETIME'] is {value}; 7 – 30 days advised."
+                "W001",
+                f"TOKENAUTH['REFRESH_TOKEN_{key}_LIFETIME'] is {value}; 7 to 30 days advised.",
             )
 
 
-def _check_key(
-    p: _Parser, algorithm: str, key: object, label: str, *, required: bool
-) -> None:
+def _check_key(p: _Parser, algorithm: str, key: object, label: str, *, required: bool) -> None:
     if algorithm in HMAC_ALGORITHMS:
         if key is None:
             if required:
                 p.problem("E004", f"{label} needs a secret for {algorithm}.")
             return
-        size = len(key.encode() if isinstance(key, str) else key)  # type: ignore[attr-defined]
+        secret = key.encode() if isinstance(key, str) else key
+        size = len(secret) if isinstance(secret, bytes) else 0
         if size < HMAC_ALGORITHMS[algorithm]:
             p.problem(
                 "E005",
@@ -252,7 +246,8 @@ def _cookie(p: _Parser) -> CookieSettings | None:
         return None
     if not isinstance(raw, Mapping) or set(raw) - _COOKIE_KEYS:
         p.problem(
-            "E007", f"TOKENAUTH['REFRESH_COOKIE'] must be None or a dict with keys {sorted(_COOKIE_KEYS)}."
+            "E007",
+            f"TOKENAUTH['REFRESH_COOKIE'] must be None or a dict with keys {sorted(_COOKIE_KEYS)}.",
         )
         return None
     samesite = raw.get("samesite", "Strict")
@@ -279,5 +274,7 @@ def _rate(p: _Parser, value: object) -> tuple[int, int] | None:
         count, _, period = value.partition("/")
         if count.isdigit() and int(count) > 0 and period in _PERIODS:
             return int(count), _PERIODS[period]
-    p.problem("E002", f"TOKENAUTH['LOGIN_THROTTLE_RATE'] must be like '10/min' or None, not {value!r}.")
+    p.problem(
+        "E002", f"TOKENAUTH['LOGIN_THROTTLE_RATE'] must be like '10/min' or None, not {value!r}."
+    )
     return (10, 60)

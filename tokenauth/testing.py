@@ -1,8 +1,8 @@
 """Helpers for projects' own tests: a real access token for a user, no HTTP round trip.
 
-    from tokenauth.testing import access_token_for
+from tokenauth.testing import access_token_for
 
-    client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
+client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ def check_login_attempt(*, ip: str | None, username: str) -> int | None:
         attempts = 1 if cache.add(ip_key, 1, timeout=period + 1) else cache.incr(ip_key)
         failures = cache.get(f"tokenauth:login:user:{_username_key(username)}:{window}", 0)
     except Exception as exc:  # backend connection errors have no common base
-        return _unavailable(exc)
+        _unavailable(exc)
+        return None
     if attempts > limit or failures >= limit:
         logger.warning("tokenauth: login throttled for %s", ip)
         return retry_after

@@ -70,17 +70,17 @@ _DESCRIPTIONS = {
 
 
 def _error_response(exc: BaseException) -> Response | None:
-    for exc_class, (status_code, error) in _ERRORS.items():
-        if isinstance(exc, exc_class):
-            break
-    else:
+    match = next((code for cls, code in _ERRORS.items() if isinstance(exc, cls)), None)
+    if match is None:
         return None
+    status_code, error = match
     description = _DESCRIPTIONS.get(error) or _describe(exc)
     headers = dict(NO_STORE)
     if status_code == 503:
         headers["Retry-After"] = "5"
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        headers["Retry-After"] = str(int(exc.wait))
+    wait = getattr(exc, "wait", None)  # Throttled's; missing from the stubs
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        headers["Retry-After"] = str(int(wait))
     if isinstance(exc, exceptions.MethodNotAllowed):
         description = str(exc.detail)
     return Response(
@@ -89,15 +89,19 @@ def _error_response(exc: BaseException) -> Response | None:
 
 
 def _describe(exc: BaseException) -> str:
+    """Flatten DRF's ``detail`` (a string, a list, or serializer errors by field)."""
     detail = getattr(exc, "detail", None)
-    if isinstance(detail, dict):  # serializer errors: "field: message; ..."
-        return "; ".join(
-            f"{field}: {' '.join(str(m) for m in messages) if isinstance(messages, list) else messages}"
-            for field, messages in detail.items()
-        )
-    if isinstance(detail, list):
-        return " ".join(str(item) for item in detail)
-    return str(detail) if detail is not None else "Malformed request."
+    if isinstance(detail, dict):
+        return "; ".join(f"{field}: {_describe_detail(msgs)}" for field, msgs in detail.items())
+    return _describe_detail(detail) if detail is not None else "Malformed request."
+
+
+def _describe_detail(detail: object) -> str:
+    if isinstance(detail, (list, tuple)):
+        return " ".join(_describe_detail(item) for item in detail)
+    if isinstance(detail, dict):
+        return "; ".join(f"{key}: {_describe_detail(value)}" for key, value in detail.items())
+    return str(detail)
 
 
 def client_ip(request: Request) -> str | None:
@@ -204,7 +208,9 @@ class LogoutView(TokenEndpoint):
         if not refresh_token:
             raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
         # 204 whether or not the token is genuine: logout is no oracle.
-        service.logout(refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request))
+        service.logout(
+            refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
 
 
@@ -236,7 +242,9 @@ class SessionListView(TokenEndpoint):
     def get(self, request: Request) -> Response:
         families = service.live_families(user=request.user)  # type: ignore[arg-type]  # authenticated
         context = {"current_family_public_id": request.auth.family_public_id}  # type: ignore[union-attr]  # AccessClaims
-        return Response(SessionSerializer(families, many=True, context=context).data, headers=NO_STORE)
+        return Response(
+            SessionSerializer(families, many=True, context=context).data, headers=NO_STORE
+        )
 
 
 class SessionDetailView(TokenEndpoint):
@@ -245,7 +253,9 @@ class SessionDetailView(TokenEndpoint):
 
     def delete(self, request: Request, family_public_id: str) -> Response:
         revoked = service.revoke_family(
-            family_public_id=family_public_id, user_pk=request.user.pk, reason=RevocationReason.LOGOUT
+            family_public_id=family_public_id,
+            user_pk=request.user.pk,
+            reason=RevocationReason.LOGOUT,
         )
         if not revoked:  # another user's, unknown or already revoked: all alike
             raise exceptions.NotFound()

@@ -1,0 +1,41 @@
+# The README's commands. Everything runs in .venv, made here from the first python3 >= 3.10.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python3.10; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && echo $$p && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint fmt typecheck bench migrations-check clean
+
+$(BIN)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.10+ is needed"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,crypto]"
+	touch $@
+
+## demo: migrate the example project's SQLite database, create the demo user, serve 127.0.0.1:8000
+demo: $(BIN)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python -m example_project.demo_user
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## test: the whole test suite (SQLite; PostgreSQL/Redis too when DATABASE_URL/REDIS_URL are set)
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check tokenauth tests example_project
+	$(BIN)/ruff format --check tokenauth
+
+fmt: $(BIN)/.installed
+	$(BIN)/ruff format tokenauth tests example_project
+	$(BIN)/ruff check --fix tokenauth tests example_project
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+migrations-check: $(BIN)/.installed
+	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m django makemigrations --check --dry-run tokenauth
+
+clean:
+	rm -rf $(VENV) .tox .mypy_cache .ruff_cache example_project/db.sqlite3
