@@ -7,7 +7,7 @@ import ipaddress
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from django.contrib.auth.signals import user_logged_in
@@ -33,6 +33,7 @@ __all__ = [
     "InvalidAccessToken",
     "InvalidCredentials",
     "InvalidRefreshToken",
+    "RevocationReason",
     "IssuedTokens",
     "TokenAuthError",
     "issue_tokens",
@@ -263,7 +264,8 @@ def _classify(family: RefreshTokenFamily, generation: int, binding: str, now: da
         return "forged"  # a MAC for a generation not yet issued: invalid, never reuse
     grace = get_settings().reuse_grace_period
     if (
-        generation == family.generation - 1
+        grace > timedelta(0)  # 0 disables grace, even for a request that waited on the lock
+        and generation == family.generation - 1
         and family.rotated_at is not None
         and now - family.rotated_at < grace
         and hmac.compare_digest(binding, family.rotation_binding)
