@@ -11,6 +11,7 @@
 | E007 | a malformed REFRESH_COOKIE |
 | E008 | a key that cannot be loaded or does not fit its algorithm |
 | E009 | refresh cookie without Secure while DEBUG is off |
+| E010 | CACHE_ALIAS names no configured cache |
 | W001 | a lifetime outside the advised ranges |
 | W002 | cache revocation on a process-local cache while DEBUG is off |
 """
@@ -56,8 +57,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="tokenauth.E009",
             )
         )
-    if conf.access_token_revocation == "cache" and not debug:
-        backend = django_settings.CACHES.get(conf.cache_alias, {}).get("BACKEND", "")
+    if conf.cache_alias not in django_settings.CACHES:
+        messages.append(
+            Error(
+                f"TOKENAUTH['CACHE_ALIAS'] {conf.cache_alias!r} is not in CACHES.",
+                id="tokenauth.E010",
+            )
+        )
+    elif conf.access_token_revocation == "cache" and not debug:
+        backend = django_settings.CACHES[conf.cache_alias].get("BACKEND", "")
         if backend in _LOCAL_CACHES:
             messages.append(
                 Warning(
