@@ -20,6 +20,7 @@ ALGORITHMS = frozenset(HMAC_ALGORITHMS) | ASYMMETRIC_ALGORITHMS
 
 RevocationMode = Literal["database", "cache", "none"]
 CacheFailure = Literal["closed", "open"]
+SameSite = Literal["Strict", "Lax", "None"]
 
 _DEFAULTS: dict[str, object] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
@@ -61,7 +62,7 @@ class VerifyingKeySetting:
 class CookieSettings:
     name: str | None  # None: the default, which depends on ``secure``
     path: str | None  # None: where tokenauth.urls is mounted
-    samesite: str
+    samesite: SameSite
     secure: bool
     domain: str | None
 
@@ -257,7 +258,7 @@ def _cookie(p: _Parser) -> CookieSettings | None:
     return CookieSettings(
         name=raw.get("name"),
         path=raw.get("path"),
-        samesite=samesite,
+        samesite=cast(SameSite, samesite),
         secure=bool(raw.get("secure", True)),
         domain=raw.get("domain"),
     )

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from tokenauth import service, throttling
+from tokenauth import cookies, service, throttling
 from tokenauth.authentication import AccessTokenAuthentication
 from tokenauth.models import RevocationReason
 from tokenauth.serializers import (
@@ -59,6 +59,7 @@ _ERRORS: dict[type[BaseException], tuple[int, str]] = {
     exceptions.UnsupportedMediaType: (415, "invalid_request"),
     exceptions.MethodNotAllowed: (405, "invalid_request"),
     exceptions.Throttled: (429, "too_many_requests"),
+    cookies.CsrfRefused: (403, "invalid_request"),
     throttling.ThrottleUnavailable: (503, "temporarily_unavailable"),
     OperationalError: (503, "temporarily_unavailable"),  # database locked or lost
     InterfaceError: (503, "temporarily_unavailable"),
@@ -142,7 +143,7 @@ class TokenEndpoint(APIView):
         serializer.is_valid(raise_exception=True)
         return serializer
 
-    def password_grant(self, request: Request, serializer: LoginSerializer) -> Response:
+    def password_grant(self, request: Request, serializer: LoginSerializer) -> service.IssuedTokens:
         ip, username = client_ip(request), serializer.username()
         wait = throttling.check_login_attempt(ip=ip, username=username)
         if wait is not None:
@@ -153,16 +154,37 @@ class TokenEndpoint(APIView):
         if user is None or not user.is_active:
             throttling.record_login_failure(username=username)
             raise service.InvalidCredentials()
-        tokens = service.login(user=user, ip=ip, user_agent=user_agent(request))
-        return Response(token_response_body(tokens), headers=NO_STORE)
+        return service.login(user=user, ip=ip, user_agent=user_agent(request))
 
-    def refresh_grant(self, request: Request, refresh_token: str | None) -> Response:
+    def refresh_grant(self, request: Request, refresh_token: str | None) -> service.IssuedTokens:
         if not refresh_token:
             raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
-        tokens = service.refresh(
+        return service.refresh(
             refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
         )
-        return Response(token_response_body(tokens), headers=NO_STORE)
+
+    def refresh_token_of(self, request: Request) -> str | None:
+        """The body's refresh token, else (cookie mode) the cookie's, once the CSRF rule passes."""
+        from_cookie = cookies.refresh_token_from_cookie(request) if cookies.enabled() else None
+        if from_cookie is not None and not cookies.is_json(request):
+            raise cookies.CsrfRefused()  # a form post riding on the cookie: 403, not 415
+        from_body = self.validated(RefreshTokenSerializer, request).validated_data.get(
+            "refresh_token"
+        )
+        if from_body:
+            return str(from_body)  # a cross-site page cannot know it: no CSRF proof needed
+        if from_cookie is not None:
+            cookies.require_csrf_proof(request)
+        return from_cookie
+
+
+def token_response(tokens: service.IssuedTokens, *, cookie_mode: bool) -> Response:
+    """RFC 6749 §5.1; in cookie mode the refresh token travels only in the cookie."""
+    body = token_response_body(tokens, include_refresh_token=not cookie_mode)
+    response = Response(body, headers=NO_STORE)
+    if cookie_mode:
+        cookies.set_refresh_cookie(response, tokens.refresh_token, tokens.refresh_token_expires_in)
+    return response
 
 
 _sensitive = method_decorator(
@@ -173,50 +195,57 @@ _sensitive = method_decorator(
 @_sensitive
 class LoginView(TokenEndpoint):
     def post(self, request: Request) -> Response:
-        return self.password_grant(request, self.validated(LoginSerializer, request))
+        if cookies.enabled():
+            cookies.require_csrf_proof(request)  # login CSRF (OWASP)
+        tokens = self.password_grant(request, self.validated(LoginSerializer, request))
+        return token_response(tokens, cookie_mode=cookies.enabled())
 
 
 @_sensitive
 class RefreshView(TokenEndpoint):
     def post(self, request: Request) -> Response:
-        serializer = self.validated(RefreshTokenSerializer, request)
-        return self.refresh_grant(request, serializer.validated_data.get("refresh_token"))
+        tokens = self.refresh_grant(request, self.refresh_token_of(request))
+        return token_response(tokens, cookie_mode=cookies.enabled())
 
 
 @_sensitive
 class TokenView(TokenEndpoint):
-    """RFC 6749 token endpoint for OAuth client libraries (form or JSON bodies)."""
+    """RFC 6749 token endpoint for OAuth client libraries (form or JSON); no cookies."""
 
     parser_classes = [FormParser, JSONParser]
 
     def post(self, request: Request) -> Response:
         grant_type = self.validated(TokenRequestSerializer, request).validated_data["grant_type"]
         if grant_type == "password":
-            return self.password_grant(request, self.validated(LoginSerializer, request))
-        if grant_type == "refresh_token":
+            tokens = self.password_grant(request, self.validated(LoginSerializer, request))
+        elif grant_type == "refresh_token":
             serializer = self.validated(RefreshTokenSerializer, request)
-            return self.refresh_grant(request, serializer.validated_data.get("refresh_token"))
-        raise UnsupportedGrantType()
+            tokens = self.refresh_grant(request, serializer.validated_data.get("refresh_token"))
+        else:
+            raise UnsupportedGrantType()
+        return token_response(tokens, cookie_mode=False)
 
 
 @_sensitive
 class LogoutView(TokenEndpoint):
     def post(self, request: Request) -> Response:
-        refresh_token = self.validated(RefreshTokenSerializer, request).validated_data.get(
-            "refresh_token"
-        )
-        if not refresh_token:
+        refresh_token = self.refresh_token_of(request)
+        if not refresh_token and not cookies.enabled():
             raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
-        # 204 whether or not the token is genuine: logout is no oracle.
-        service.logout(
-            refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
-        )
-        return Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
+        if refresh_token:
+            # 204 whether or not the token is genuine: logout is no oracle.
+            service.logout(
+                refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
+            )
+        response = Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
+        if cookies.enabled():
+            cookies.clear_refresh_cookie(response)
+        return response
 
 
 @_sensitive
 class RevokeView(TokenEndpoint):
-    """RFC 7009: 200 for any token, genuine or not (§2.2)."""
+    """RFC 7009: 200 for any token, genuine or not (§2.2). Ignores cookie mode."""
 
     parser_classes = [FormParser, JSONParser]
 

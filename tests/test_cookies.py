@@ -1,0 +1,177 @@
+"""Cookie mode (DESIGN §3): the refresh token in an HttpOnly cookie, guarded by a CSRF rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.conftest import post_json
+from tests.factories import PASSWORD
+from tokenauth.models import RefreshTokenFamily, RevocationReason
+
+BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
+COOKIE = "__Secure-tokenauth-refresh"
+
+
+@pytest.fixture(autouse=True)
+def cookie_mode(tokenauth_settings: Any) -> None:
+    tokenauth_settings(REFRESH_COOKIE={})
+
+
+def browser_login(client: Client, user: Any, **extra: Any) -> Any:
+    body = {"username": user.username, "password": PASSWORD}
+    return post_json(client, "/auth/login/", body, **{**BROWSER, **extra})
+
+
+def test_login_sets_a_hardened_cookie_and_leaves_the_token_out_of_the_body(client, user):
+    response = browser_login(client, user)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert "refresh_token" not in body
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token_expires_in"}
+    cookie = response.cookies[COOKIE]
+    assert cookie.value.startswith("tkrt_")
+    assert cookie["httponly"] is True
+    assert cookie["secure"] is True
+    assert cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/auth/"
+    assert int(cookie["max-age"]) == body["refresh_token_expires_in"]
+
+
+def test_refresh_with_the_cookie_rotates_it(client, user):
+    first = browser_login(client, user).cookies[COOKIE].value
+
+    response = post_json(client, "/auth/refresh/", {}, **BROWSER)
+
+    assert response.status_code == 200
+    assert "refresh_token" not in response.json()
+    second = response.cookies[COOKIE].value
+    assert second != first
+    assert RefreshTokenFamily.objects.get().generation == 1
+
+
+@pytest.mark.parametrize(
+    ("content_type", "headers"),
+    [
+        ("application/x-www-form-urlencoded", BROWSER),  # a cross-site form post
+        ("text/plain", BROWSER),  # a "simple" request: no preflight
+        ("application/json", {"HTTP_ORIGIN": "http://testserver"}),  # no custom header
+        ("application/json", {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}),  # no origin at all
+        ("application/json", {**BROWSER, "HTTP_ORIGIN": "https://evil.example"}),
+        ("application/json", {**BROWSER, "HTTP_ORIGIN": "null"}),
+        ("application/json", {**BROWSER, "HTTP_ORIGIN": "http://[::1"}),  # malformed
+    ],
+)
+def test_a_cookie_refresh_without_csrf_proof_is_403_and_changes_nothing(
+    client, user, content_type, headers
+):
+    browser_login(client, user)
+    before = RefreshTokenFamily.objects.values().get()
+
+    response = client.post("/auth/refresh/", "{}", content_type=content_type, **headers)
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "invalid_request"
+    assert COOKIE not in response.cookies
+    assert RefreshTokenFamily.objects.values().get() == before
+
+
+def test_referer_stands_in_for_a_missing_origin(client, user):
+    browser_login(client, user)
+    headers = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_REFERER": "http://testserver/app"}
+
+    assert post_json(client, "/auth/refresh/", {}, **headers).status_code == 200
+    headers["HTTP_REFERER"] = "http://evil.example/app"
+    assert post_json(client, "/auth/refresh/", {}, **headers).status_code == 403
+
+
+def test_trusted_origins_with_wildcards_are_allowed(client, user, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.example.com"]
+    browser_login(client, user)
+
+    ok = post_json(
+        client, "/auth/refresh/", {}, **{**BROWSER, "HTTP_ORIGIN": "https://app.example.com"}
+    )
+    assert ok.status_code == 200
+    other = post_json(
+        client, "/auth/refresh/", {}, **{**BROWSER, "HTTP_ORIGIN": "https://example.com.evil.net"}
+    )
+    assert other.status_code == 403
+
+
+def test_login_in_cookie_mode_needs_csrf_proof(client, user):
+    body = {"username": user.username, "password": PASSWORD}
+
+    response = post_json(client, "/auth/login/", body, HTTP_ORIGIN="https://evil.example")
+
+    assert response.status_code == 403
+    assert COOKIE not in response.cookies
+    assert not RefreshTokenFamily.objects.exists()
+
+
+def test_a_token_in_the_body_needs_no_csrf_proof_and_wins_over_the_cookie(client, user):
+    browser_login(client, user)
+    cookie_token = client.cookies[COOKIE].value
+    other = Client()
+    other_login = browser_login(other, user)
+    body_token = other_login.cookies[COOKIE].value
+
+    response = post_json(client, "/auth/refresh/", {"refresh_token": body_token})
+
+    assert response.status_code == 200
+    families = {f.public_id: f.generation for f in RefreshTokenFamily.objects.all()}
+    body_family = body_token.removeprefix("tkrt_").split(".")[0]
+    cookie_family = cookie_token.removeprefix("tkrt_").split(".")[0]
+    assert families == {body_family: 1, cookie_family: 0}
+
+
+def test_logout_revokes_the_cookie_family_and_clears_the_cookie(client, user):
+    browser_login(client, user)
+
+    response = post_json(client, "/auth/logout/", {}, **BROWSER)
+
+    assert response.status_code == 204
+    cleared = response.cookies[COOKIE]
+    assert cleared.value == ""
+    assert int(cleared["max-age"]) == 0
+    assert cleared["path"] == "/auth/"
+    family = RefreshTokenFamily.objects.get()
+    assert family.revocation_reason == RevocationReason.LOGOUT
+
+
+def test_logout_without_csrf_proof_keeps_the_session(client, user):
+    browser_login(client, user)
+
+    response = client.post(
+        "/auth/logout/", "refresh_token=", content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 403
+    assert COOKIE not in response.cookies
+    assert RefreshTokenFamily.objects.get().revoked_at is None
+
+
+def test_token_and_revoke_endpoints_ignore_cookie_mode(client, user):
+    response = client.post(
+        "/auth/token/",
+        f"grant_type=password&username={user.username}&password={PASSWORD.replace(' ', '+')}",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["refresh_token"].startswith("tkrt_")
+    assert COOKIE not in response.cookies
+
+
+def test_insecure_cookie_drops_the_secure_prefix(client, user, tokenauth_settings):
+    tokenauth_settings(REFRESH_COOKIE={"secure": False, "samesite": "Lax", "path": "/"})
+
+    response = browser_login(client, user)
+
+    cookie = response.cookies["tokenauth-refresh"]
+    assert cookie["secure"] == ""
+    assert cookie["samesite"] == "Lax"
+    assert cookie["path"] == "/"
