@@ -1,4 +1,8 @@
-"""Short keyed fingerprints: of a user's password hash, and of a client's network and agent."""
+"""Short keyed fingerprints: of a user's password hash, and of a client's network and agent.
+
+Both are HMACs under ``SECRET_KEY``; both are checked under its fallbacks too, so rotating
+the key logs nobody out.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,13 @@ import ipaddress
 from django.conf import settings as django_settings
 from django.utils.crypto import salted_hmac
 
-__all__ = ["client_binding", "password_fingerprint", "password_fingerprint_matches"]
+__all__ = [
+    "client_binding",
+    "client_binding_matches",
+    "password_fingerprint",
+    "password_fingerprint_matches",
+    "password_fingerprints",
+]
 
 _PWV_LENGTH = 10
 
@@ -23,23 +33,35 @@ def password_fingerprint(password_hash: str, *, secret: str | bytes | None = Non
     return digest[:_PWV_LENGTH]
 
 
+def password_fingerprints(password_hash: str) -> list[str]:
+    """The fingerprint under ``SECRET_KEY`` and under each fallback."""
+    return [password_fingerprint(password_hash, secret=secret) for secret in _secrets()]
+
+
 def password_fingerprint_matches(password_hash: str, fingerprint: str) -> bool:
-    """Checked under ``SECRET_KEY`` and its fallbacks, so rotating the key logs nobody out."""
     return any(
-        hmac.compare_digest(password_fingerprint(password_hash, secret=secret), fingerprint)
-        for secret in _secrets()
+        hmac.compare_digest(candidate, fingerprint)
+        for candidate in password_fingerprints(password_hash)
     )
 
 
 def _network(ip: str | None) -> str:
-    if not ip:
+    try:
+        address = ipaddress.ip_address((ip or "").strip())
+    except ValueError:  # absent, or not an address (a forged X-Forwarded-For)
         return ""
-    address = ipaddress.ip_address(ip)
     prefix = 24 if address.version == 4 else 64
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
-def client_binding(*, ip: str | None, user_agent: str) -> str:
+def client_binding(*, ip: str | None, user_agent: str, secret: str | bytes | None = None) -> str:
     """HMAC of the client's network (IPv4 /24, IPv6 /64) and user agent, for the grace window."""
     value = f"{_network(ip)}|{user_agent}"
-    return salted_hmac("tokenauth.binding", value).hexdigest()[:32]
+    return salted_hmac("tokenauth.binding", value, secret=secret).hexdigest()[:32]
+
+
+def client_binding_matches(*, ip: str | None, user_agent: str, binding: str) -> bool:
+    return any(
+        hmac.compare_digest(client_binding(ip=ip, user_agent=user_agent, secret=secret), binding)
+        for secret in _secrets()
+    )

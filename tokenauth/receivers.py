@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.hashers import get_hasher, identify_hasher
+from django.contrib.auth.hashers import get_hasher, identify_hasher, is_password_usable
 from django.db.models import Model
 
 from tokenauth import service
-from tokenauth.fingerprints import password_fingerprint
+from tokenauth.fingerprints import password_fingerprint, password_fingerprints
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 _WATCHED = frozenset({"password", "is_active"})
@@ -50,9 +50,10 @@ def apply_changes(sender: type[Model], instance: Any, created: bool = False, **k
     if "revoke" in pending:
         service.revoke_user(user=instance, reason=RevocationReason(pending["revoke"]))
     else:
-        old_fingerprint = password_fingerprint(pending["restamp"])
         RefreshTokenFamily.objects.filter(
-            user_id=instance.pk, revoked_at__isnull=True, password_fingerprint=old_fingerprint
+            user_id=instance.pk,
+            revoked_at__isnull=True,
+            password_fingerprint__in=password_fingerprints(pending["restamp"]),
         ).update(password_fingerprint=password_fingerprint(instance.password))
 
 
@@ -65,11 +66,13 @@ def _is_rehash(user: Any, old_hash: str, update_fields: Any) -> bool:
     """
     if getattr(user, "_password", None) is not None or update_fields is None:
         return False
-    if set(update_fields) != {"password"}:
-        return False
+    if set(update_fields) != {"password"} or not is_password_usable(user.password):
+        return False  # set_unusable_password() is no upgrade
     try:
-        old_hasher = identify_hasher(old_hash)
+        old_hasher, new_hasher = identify_hasher(old_hash), identify_hasher(user.password)
     except ValueError:
         return False
     preferred = get_hasher()
+    if new_hasher.algorithm != preferred.algorithm or preferred.must_update(user.password):
+        return False  # an upgrade always lands on the preferred hasher's current parameters
     return old_hasher.algorithm != preferred.algorithm or preferred.must_update(old_hash)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from tokenauth import keys, refresh_tokens, revocation_cache, signals
 from tokenauth.access import InvalidAccessToken, decode_access_token, encode_access_token
 from tokenauth.fingerprints import (
     client_binding,
+    client_binding_matches,
     password_fingerprint,
     password_fingerprint_matches,
 )
@@ -134,13 +134,12 @@ def refresh(
     parsed = refresh_tokens.parse(refresh_token)
     if parsed is None:
         raise InvalidRefreshToken("malformed")
-    binding = client_binding(ip=ip, user_agent=user_agent)
     with transaction.atomic():
         family = _genuine_family(parsed)
         if family is None:
             outcome: IssuedTokens | str = "forged"
         else:
-            outcome = _rotate(family, parsed.generation, binding, ip, user_agent, now)
+            outcome = _rotate(family, parsed.generation, ip, user_agent, now)
     if isinstance(outcome, str):
         logger.info("tokenauth: refresh refused for family %s: %s", parsed.public_id, outcome)
         raise InvalidRefreshToken(outcome)
@@ -156,12 +155,11 @@ def logout(
     parsed = refresh_tokens.parse(refresh_token)
     if parsed is None:
         return
-    binding = client_binding(ip=ip, user_agent=user_agent)
     with transaction.atomic():
         family = _genuine_family(parsed)
         if family is None:
             return
-        verdict = _classify(family, parsed.generation, binding, now)
+        verdict = _classify(family, parsed.generation, ip, user_agent, now)
         if verdict in ("current", "grace"):
             _revoke_rows(_row(family), RevocationReason.LOGOUT, now)
         elif verdict == "reuse":
@@ -255,7 +253,9 @@ def _family_for_update(public_id: str) -> RefreshTokenFamily | None:
     return families.first()
 
 
-def _classify(family: RefreshTokenFamily, generation: int, binding: str, now: datetime) -> Verdict:
+def _classify(
+    family: RefreshTokenFamily, generation: int, ip: str | None, user_agent: str, now: datetime
+) -> Verdict:
     if family.revoked_at is not None:
         return "revoked"  # revoked on purpose or for reuse: no grace
     if generation == family.generation:
@@ -268,7 +268,8 @@ def _classify(family: RefreshTokenFamily, generation: int, binding: str, now: da
         and generation == family.generation - 1
         and family.rotated_at is not None
         and now - family.rotated_at < grace
-        and hmac.compare_digest(binding, family.rotation_binding)
+        # The same client as the rotation (network and agent): a thief elsewhere gets nothing.
+        and client_binding_matches(ip=ip, user_agent=user_agent, binding=family.rotation_binding)
     ):
         return "grace"
     return "reuse"
@@ -277,14 +278,13 @@ def _classify(family: RefreshTokenFamily, generation: int, binding: str, now: da
 def _rotate(
     family: RefreshTokenFamily,
     generation: int,
-    binding: str,
     ip: str | None,
     user_agent: str,
     now: datetime,
     *,
     retried: bool = False,
 ) -> IssuedTokens | str:
-    verdict = _classify(family, generation, binding, now)
+    verdict = _classify(family, generation, ip, user_agent, now)
     if verdict in ("revoked", "forged"):
         return verdict
     if verdict == "reuse":
@@ -312,13 +312,15 @@ def _rotate(
         last_used_at=now,
         rotated_at=now,
         idle_expires_at=idle_expires_at,
-        rotation_binding=binding,
+        rotation_binding=client_binding(ip=ip, user_agent=user_agent),
+        # Re-stamped under the current SECRET_KEY, so retiring a fallback logs nobody out.
+        password_fingerprint=password_fingerprint(family.user.password),
     )
     if not rotated:
         if retried:
             return "conflict"
         family.refresh_from_db()
-        return _rotate(family, generation, binding, ip, user_agent, now, retried=True)
+        return _rotate(family, generation, ip, user_agent, now, retried=True)
     family.generation = generation + 1
     family.idle_expires_at = idle_expires_at
     _send_on_commit(
