@@ -10,6 +10,7 @@ from datetime import datetime
 import jwt
 
 from tokenauth.keys import KeyError_, get_key_set
+from tokenauth.refresh_tokens import is_public_id
 from tokenauth.settings import get_settings
 
 __all__ = ["AccessClaims", "InvalidAccessToken", "decode_access_token", "encode_access_token"]
@@ -19,6 +20,7 @@ MAX_ACCESS_TOKEN_LENGTH = 4096
 _JWS_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
 _TYP = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4
 _REQUIRED = ["exp", "iat", "sub", "sid"]
+_SUB = re.compile(r"[\x21-\x7e]{1,64}", re.ASCII)  # a primary key as text: printable, short
 
 
 class InvalidAccessToken(Exception):
@@ -101,6 +103,8 @@ def _claims(payload: dict[str, object]) -> AccessClaims:
     jti, iat, exp = payload.get("jti", ""), payload["iat"], payload["exp"]
     if not (isinstance(sub, str) and isinstance(sid, str) and isinstance(pwv, str)):
         raise InvalidAccessToken("sub, sid and pwv must be strings")
+    if not is_public_id(sid) or not _SUB.fullmatch(sub):
+        raise InvalidAccessToken("malformed sub or sid")
     if not (isinstance(jti, str) and isinstance(iat, int) and isinstance(exp, int)):
         raise InvalidAccessToken("malformed claims")
     return AccessClaims(

@@ -106,7 +106,7 @@ def _load_user(pk: Any) -> AbstractBaseUser:
     user_model = get_user_model()
     try:
         user = user_model._default_manager.get(pk=pk)
-    except user_model.DoesNotExist:
+    except (user_model.DoesNotExist, ValueError, OverflowError):  # gone, or a pk no row can have
         raise exceptions.AuthenticationFailed("The user no longer exists.") from None
     if not user.is_active:
         raise exceptions.AuthenticationFailed("The user is inactive.")
@@ -124,7 +124,8 @@ class LazyUser(_LazyBase):
     loads the real user once (one query), so existing views keep working."""
 
     def __init__(self, user_id: str) -> None:
-        pk = get_user_model()._meta.pk.to_python(user_id)
+        # clean(): to_python plus the field's range validators, so no query sees a bad pk.
+        pk = get_user_model()._meta.pk.clean(user_id, None)
         super().__init__(lambda: _load_user(pk))
         self.__dict__["_pk"] = pk  # LazyObject.__setattr__ would load the user
 

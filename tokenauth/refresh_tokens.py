@@ -28,6 +28,7 @@ _SHAPE = re.compile(
     re.ASCII,
 )
 _MAC_SALT = "tokenauth.refresh_tokens.mac"
+_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{22}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class ParsedRefreshToken:
 
 def new_public_id() -> str:
     return secrets.token_urlsafe(16)  # 128 bits, 22 characters
+
+
+def is_public_id(value: str) -> bool:
+    """Whether ``value`` is shaped like a family's public id (the ``sid`` claim)."""
+    return _PUBLIC_ID.fullmatch(value) is not None
 
 
 def new_family_secret() -> str:

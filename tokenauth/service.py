@@ -180,12 +180,11 @@ def revoke_token(
         claims = decode_access_token(token)
     except InvalidAccessToken:
         return
-    revoke_family(
-        family_public_id=claims.family_public_id,
-        user_pk=claims.user_id,
-        reason=RevocationReason.LOGOUT,
-        now=now,
-    )
+    with transaction.atomic():
+        family = _lock(_live(public_id=claims.family_public_id)).first()
+        # Compared as text: ``sub`` is the claim's string, never cast into a query.
+        if family is not None and str(family.user_id) == claims.user_id:
+            _revoke_rows(_row(family), RevocationReason.LOGOUT, now or timezone.now())
 
 
 def revoke_family(
@@ -199,6 +198,8 @@ def revoke_family(
 
     Returns whether it was live; one ``UPDATE``.
     """
+    if not refresh_tokens.is_public_id(family_public_id):
+        return False  # never send a NUL or 1 MB of text to the database
     filters: dict[str, object] = {"public_id": family_public_id}
     if user_pk is not None:
         filters["user_id"] = user_pk

@@ -5,22 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from tokenauth import cookies, service, throttling
 from tokenauth.authentication import AccessTokenAuthentication
 from tokenauth.models import RevocationReason
+from tokenauth.parsers import JSONParser
 from tokenauth.serializers import (
     LoginSerializer,
     RefreshTokenSerializer,
@@ -106,7 +108,13 @@ def _describe_detail(detail: object) -> str:
 
 
 def client_ip(request: Request) -> str | None:
-    """``REMOTE_ADDR``, or DRF's ``NUM_PROXIES`` rule over ``X-Forwarded-For`` when set."""
+    """``REMOTE_ADDR``; DRF's ``NUM_PROXIES`` rule over ``X-Forwarded-For`` only when it is set.
+
+    (DRF's own ``get_ident`` trusts ``X-Forwarded-For`` when ``NUM_PROXIES`` is None: a client
+    could then pick its IP and dodge the login throttle.)
+    """
+    if api_settings.NUM_PROXIES is None:
+        return request.META.get("REMOTE_ADDR") or None
     return BaseThrottle().get_ident(request) or None
 
 
@@ -136,6 +144,8 @@ class TokenEndpoint(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, RequestDataTooBig):
             exc = PayloadTooLarge()
+        elif isinstance(exc, TooManyFieldsSent):  # Django's DATA_UPLOAD_MAX_NUMBER_FIELDS
+            exc = exceptions.ParseError("Too many form fields.")
         return _error_response(exc) or super().handle_exception(exc)
 
     def validated(self, serializer_class: type[Any], request: Request) -> Any:
