@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -55,10 +55,3 @@ def tokenauth_settings(settings: Any) -> Callable[..., None]:
         settings.TOKENAUTH = {**settings.TOKENAUTH, **values}
 
     return _override
-
-
-@pytest.fixture
-def run_on_commit(django_capture_on_commit_callbacks: Any) -> Iterator[Any]:
-    """Execute on_commit callbacks (signals, cache markers) as a committed transaction would."""
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        yield callbacks

@@ -64,6 +64,8 @@ class AccessTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         error = getattr(request, "_tokenauth_error", None)
+        if error is None and isinstance(getattr(request, "_auth", None), AccessClaims):
+            error = "The access token's user no longer exists or is inactive."  # LazyUser
         if error is None:  # RFC 6750 §3.1: no error attribute when no credentials came
             return f'Bearer realm="{_REALM}"'
         return f'Bearer realm="{_REALM}", error="invalid_token", error_description="{error}"'

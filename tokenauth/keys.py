@@ -98,10 +98,10 @@ def _public_jwk(algorithm: str, public_key: Any) -> dict[str, str]:
     if algorithm[:2] in ("RS", "PS") and isinstance(public_key, rsa.RSAPublicKey):
         rsa_numbers = public_key.public_numbers()
         return {"e": uint(rsa_numbers.e), "kty": "RSA", "n": uint(rsa_numbers.n)}
-    curves = {"ES256": ("P-256", 32), "ES384": ("P-384", 48)}
+    curves = {"ES256": ("P-256", 32, ec.SECP256R1), "ES384": ("P-384", 48, ec.SECP384R1)}
     if algorithm in curves and isinstance(public_key, ec.EllipticCurvePublicKey):
-        crv, size = curves[algorithm]
-        if public_key.curve.key_size != size * 8:
+        crv, size, curve = curves[algorithm]
+        if not isinstance(public_key.curve, curve):  # secp256k1 is 256 bits too, but not P-256
             raise KeyError_(f"{algorithm} needs a {crv} key")
         point = public_key.public_numbers()
         return {"crv": crv, "kty": "EC", "x": uint(point.x, size), "y": uint(point.y, size)}
@@ -119,6 +119,9 @@ def _public_jwk(algorithm: str, public_key: Any) -> dict[str, str]:
 def _load(algorithm: str, material: str | bytes, kid: str | None, *, signing: bool) -> Key:
     if algorithm in HMAC_ALGORITHMS:
         secret = material.encode() if isinstance(material, str) else material
+        if secret.lstrip().startswith((b"-----BEGIN", b"ssh-")):
+            # PyJWT refuses these as HMAC secrets (key confusion); so do we, at check time.
+            raise KeyError_(f"{algorithm} needs a secret, not a PEM or SSH key")
         return _hs_key(algorithm, secret, kid, signing=signing)
     return _asymmetric_key(algorithm, material, kid, signing=signing)
 

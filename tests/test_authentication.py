@@ -1,0 +1,571 @@
+"""``AccessTokenAuthentication`` over real HTTP, in each ``ACCESS_TOKEN_REVOCATION`` mode."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.test import Client, RequestFactory
+from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from rest_framework.request import Request
+
+from tests.conftest import post_json, requires_redis
+from tests.factories import UserFactory
+from tokenauth import service
+from tokenauth.access import decode_access_token, encode_access_token
+from tokenauth.authentication import AccessTokenAuthentication
+from tokenauth.fingerprints import password_fingerprint
+from tokenauth.models import RevocationReason
+from tokenauth.testing import access_token_for
+
+ME, WHOAMI = "/api/me/", "/api/whoami/"
+INVALID_TOKEN_CHALLENGE = re.compile(
+    r'\ABearer realm="api", error="invalid_token", error_description="[^"\\]+"\Z'
+)
+UNREACHABLE_REDIS = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:1/0",
+}
+
+
+def _get(client: Client, path: str, access_token: str, scheme: str = "Bearer") -> Any:
+    return client.get(path, HTTP_AUTHORIZATION=f"{scheme} {access_token}")
+
+
+def _assert_invalid_token(response: Any) -> None:
+    assert response.status_code == 401, response.content
+    assert INVALID_TOKEN_CHALLENGE.match(response["WWW-Authenticate"]), response["WWW-Authenticate"]
+
+
+def _sid(access_token: str) -> str:
+    return decode_access_token(access_token).family_public_id
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
+    """A block whose on_commit callbacks (signals, cache markers) run when it ends."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def database_mode(tokenauth_settings: Any) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION="database")
+
+
+@pytest.fixture(params=["default", pytest.param("redis", marks=requires_redis)])
+def cache_mode(tokenauth_settings: Any, request: pytest.FixtureRequest) -> str:
+    """Cache mode on the LocMem default cache, and on real Redis when REDIS_URL is set."""
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache", CACHE_ALIAS=request.param)
+    return str(request.param)
+
+
+@pytest.fixture
+def none_mode(tokenauth_settings: Any) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION="none")
+
+
+# --- database mode ------------------------------------------------------------------------
+
+
+def test_database_mode_is_the_default(client: Client, user: Any, login: Any) -> None:
+    tokens = login(user)
+    user_model = get_user_model()
+    user_model.objects.filter(pk=user.pk).update(is_active=False)  # only the database sees it
+
+    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+
+
+@pytest.mark.parametrize("path", [ME, WHOAMI])
+def test_database_mode_costs_exactly_one_query(
+    database_mode: None,
+    client: Client,
+    user: Any,
+    login: Any,
+    django_assert_num_queries: Any,
+    path: str,
+) -> None:
+    tokens = login(user)
+
+    with django_assert_num_queries(1):
+        response = _get(client, path, tokens["access_token"])
+
+    assert response.status_code == 200, response.content
+    assert response.json()["id"] == user.pk
+
+
+def test_database_mode_gives_the_real_user(
+    database_mode: None, client: Client, user: Any, login: Any
+) -> None:
+    response = _get(client, ME, login(user)["access_token"])
+
+    assert response.json() == {"id": user.pk, "username": user.username}
+
+
+def test_database_mode_refuses_a_logged_out_family_only(
+    database_mode: None, client: Client, user: Any, login: Any
+) -> None:
+    first, second = login(user), login(user)
+
+    response = post_json(client, "/auth/logout/", {"refresh_token": first["refresh_token"]})
+    assert response.status_code == 204
+
+    _assert_invalid_token(_get(client, ME, first["access_token"]))
+    assert _get(client, ME, second["access_token"]).status_code == 200
+
+
+def test_database_mode_refuses_after_logout_everywhere(
+    database_mode: None, client: Client, user: Any, login: Any
+) -> None:
+    first, second = login(user), login(user)
+
+    response = client.post(
+        "/auth/logout-all/", HTTP_AUTHORIZATION=f"Bearer {first['access_token']}"
+    )
+    assert response.status_code == 204
+
+    _assert_invalid_token(_get(client, ME, first["access_token"]))
+    _assert_invalid_token(_get(client, ME, second["access_token"]))
+
+
+@pytest.mark.parametrize("how", ["save", "update"])
+def test_database_mode_refuses_an_inactive_user(
+    database_mode: None, client: Client, user: Any, login: Any, how: str
+) -> None:
+    tokens = login(user)
+
+    if how == "save":
+        user.is_active = False
+        user.save()
+    else:  # QuerySet.update() sends no signal
+        get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+
+    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+
+
+@pytest.mark.parametrize("how", ["save", "update"])
+def test_database_mode_refuses_after_a_password_change(
+    database_mode: None, client: Client, user: Any, login: Any, how: str
+) -> None:
+    tokens = login(user)
+
+    if how == "save":
+        user.set_password("a brand new password")
+        user.save()
+    else:  # QuerySet.update() sends no signal: the fingerprint still catches it
+        get_user_model().objects.filter(pk=user.pk).update(
+            password=make_password("a brand new password")
+        )
+
+    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+
+
+def test_database_mode_keeps_tokens_through_unrelated_saves(
+    database_mode: None, client: Client, user: Any, login: Any
+) -> None:
+    tokens = login(user)
+
+    user.first_name = "Ada"
+    user.save()
+    user.email = "ada@example.com"
+    user.save(update_fields=["email"])
+
+    assert _get(client, ME, tokens["access_token"]).status_code == 200
+
+
+def test_database_mode_refuses_a_deleted_user(
+    database_mode: None, client: Client, user: Any, login: Any
+) -> None:
+    tokens = login(user)
+
+    user.delete()
+
+    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+
+
+def test_database_mode_refuses_a_token_naming_another_users_family(
+    database_mode: None, client: Client, user: Any, login: Any
+) -> None:
+    other = UserFactory()
+    sid = _sid(login(user)["access_token"])
+    now = timezone.now()
+    access_token = encode_access_token(
+        user_id=str(other.pk),
+        family_public_id=sid,
+        password_version=password_fingerprint(other.password),
+        now=now,
+        expires_at=now + timedelta(minutes=5),
+    )
+
+    _assert_invalid_token(_get(client, ME, access_token))
+
+
+def test_database_mode_refuses_an_unknown_family(
+    database_mode: None, client: Client, user: Any
+) -> None:
+    now = timezone.now()
+    access_token = encode_access_token(
+        user_id=str(user.pk),
+        family_public_id="never-issued-family-id",
+        password_version=password_fingerprint(user.password),
+        now=now,
+        expires_at=now + timedelta(minutes=5),
+    )
+
+    _assert_invalid_token(_get(client, ME, access_token))
+
+
+# --- cache mode ---------------------------------------------------------------------------
+
+
+def test_cache_mode_costs_no_query_for_the_free_attributes(
+    cache_mode: str, client: Client, user: Any, login: Any, django_assert_num_queries: Any
+) -> None:
+    tokens = login(user)
+
+    with django_assert_num_queries(0):
+        response = _get(client, WHOAMI, tokens["access_token"])
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"id": user.pk, "authenticated": True}
+
+
+def test_cache_mode_loads_the_user_once_when_the_view_needs_it(
+    cache_mode: str, client: Client, user: Any, login: Any, django_assert_num_queries: Any
+) -> None:
+    tokens = login(user)
+
+    with django_assert_num_queries(1):
+        response = _get(client, ME, tokens["access_token"])
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"id": user.pk, "username": user.username}
+
+
+def test_lazy_user_pk_and_id_are_typed_by_the_pk_field(
+    cache_mode: str, user: Any, django_assert_num_queries: Any
+) -> None:
+    access_token = access_token_for(user)
+    request = Request(RequestFactory().get(WHOAMI, HTTP_AUTHORIZATION=f"Bearer {access_token}"))
+
+    with django_assert_num_queries(0):
+        lazy_user, claims = AccessTokenAuthentication().authenticate(request)  # type: ignore[misc]
+        assert lazy_user.pk == user.pk
+        assert type(lazy_user.pk) is type(user.pk)
+        assert lazy_user.id == user.pk
+        assert type(lazy_user.id) is type(user.pk)
+        assert lazy_user.is_authenticated is True
+        assert lazy_user.is_anonymous is False
+        assert claims.user_id == str(user.pk)
+
+    with django_assert_num_queries(1):
+        assert lazy_user.username == user.username
+        assert lazy_user.get_username() == user.username
+        assert lazy_user.email == user.email
+
+
+def test_cache_mode_refuses_a_revoked_family_once_the_revocation_committed(
+    cache_mode: str,
+    client: Client,
+    user: Any,
+    login: Any,
+    committed: Any,
+    django_assert_num_queries: Any,
+) -> None:
+    first, second = login(user), login(user)
+
+    with committed():
+        response = post_json(client, "/auth/logout/", {"refresh_token": first["refresh_token"]})
+    assert response.status_code == 204
+
+    with django_assert_num_queries(0):
+        _assert_invalid_token(_get(client, WHOAMI, first["access_token"]))
+    assert _get(client, WHOAMI, second["access_token"]).status_code == 200
+
+
+def test_cache_mode_ignores_a_revocation_that_rolled_back(
+    cache_mode: str, client: Client, user: Any, login: Any
+) -> None:
+    tokens = login(user)
+
+    with transaction.atomic():
+        revoked = service.revoke_family(
+            family_public_id=_sid(tokens["access_token"]), reason=RevocationReason.ADMIN
+        )
+        transaction.set_rollback(True)
+
+    assert revoked
+    assert _get(client, WHOAMI, tokens["access_token"]).status_code == 200
+
+
+def test_cache_mode_refuses_every_family_after_logout_everywhere(
+    cache_mode: str, client: Client, user: Any, login: Any, committed: Any
+) -> None:
+    first, second = login(user), login(user)
+
+    with committed():
+        response = client.post(
+            "/auth/logout-all/", HTTP_AUTHORIZATION=f"Bearer {second['access_token']}"
+        )
+    assert response.status_code == 204
+
+    _assert_invalid_token(_get(client, WHOAMI, first["access_token"]))
+    _assert_invalid_token(_get(client, WHOAMI, second["access_token"]))
+
+
+@pytest.mark.parametrize("change", ["password", "deactivate"])
+def test_cache_mode_refuses_at_once_after_a_password_change_or_deactivation(
+    cache_mode: str, client: Client, user: Any, login: Any, committed: Any, change: str
+) -> None:
+    tokens = login(user)
+
+    with committed():
+        if change == "password":
+            user.set_password("a brand new password")
+        else:
+            user.is_active = False
+        user.save()
+
+    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+
+
+def _lose_user(user: Any, how: str) -> None:
+    """Make the token's user unloadable without any revocation marker."""
+    if how == "deleted":
+        user.delete()  # cascades to the families: no revocation, no marker
+    else:  # QuerySet.update() sends no signal: no revocation, no marker
+        get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+
+
+@pytest.mark.parametrize("how", ["deleted", "deactivated_by_update"])
+def test_cache_mode_user_that_cannot_be_loaded_is_a_401_not_a_500(
+    cache_mode: str, client: Client, user: Any, login: Any, how: str
+) -> None:
+    tokens = login(user)
+
+    _lose_user(user, how)
+
+    response = _get(client, ME, tokens["access_token"])
+    assert response.status_code == 401, response.content
+    assert response["WWW-Authenticate"].startswith('Bearer realm="api"')
+
+
+@pytest.mark.parametrize("how", ["deleted", "deactivated_by_update"])
+def test_cache_mode_user_that_cannot_be_loaded_gets_an_invalid_token_challenge(
+    cache_mode: str, client: Client, user: Any, login: Any, how: str
+) -> None:
+    # RFC 6750 §3.1, DESIGN §3: a token that came and failed gets error="invalid_token".
+    tokens = login(user)
+
+    _lose_user(user, how)
+
+    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+
+
+def test_cache_mode_sub_that_is_not_a_pk_is_a_401_not_a_500(
+    cache_mode: str, client: Client, user: Any, login: Any
+) -> None:
+    sid = _sid(login(user)["access_token"])
+    now = timezone.now()
+    access_token = encode_access_token(
+        user_id="not-a-number",
+        family_public_id=sid,
+        password_version=password_fingerprint(user.password),
+        now=now,
+        expires_at=now + timedelta(minutes=5),
+    )
+
+    _assert_invalid_token(_get(client, WHOAMI, access_token))
+    _assert_invalid_token(_get(client, ME, access_token))
+
+
+def test_cache_mode_marker_outlives_the_token_by_the_leeway(
+    tokenauth_settings: Any, client: Client, user: Any, login: Any, committed: Any
+) -> None:
+    # LocMem only: its clock is the one time-machine moves.
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache", LEEWAY=timedelta(minutes=2))
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        tokens = login(user)
+        with committed():
+            post_json(client, "/auth/logout/", {"refresh_token": tokens["refresh_token"]})
+
+    late = start + timedelta(minutes=15) + timedelta(seconds=90)  # expired, within the leeway
+    with time_machine.travel(late, tick=False):
+        _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+
+
+@pytest.mark.parametrize(("failure", "status"), [("closed", 401), ("open", 200)])
+def test_cache_mode_unreachable_cache_follows_cache_failure(
+    settings: Any,
+    tokenauth_settings: Any,
+    client: Client,
+    user: Any,
+    login: Any,
+    failure: str,
+    status: int,
+) -> None:
+    tokens = login(user)
+    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
+    tokenauth_settings(
+        ACCESS_TOKEN_REVOCATION="cache", CACHE_ALIAS="unreachable", CACHE_FAILURE=failure
+    )
+
+    response = _get(client, WHOAMI, tokens["access_token"])
+
+    assert response.status_code == status, response.content
+    if status == 401:
+        _assert_invalid_token(response)
+    else:
+        assert response.json() == {"id": user.pk, "authenticated": True}
+
+
+def test_cache_mode_unreachable_cache_is_closed_by_default(
+    settings: Any, tokenauth_settings: Any, client: Client, user: Any, login: Any
+) -> None:
+    tokens = login(user)
+    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache", CACHE_ALIAS="unreachable")
+
+    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+
+
+# --- none mode ----------------------------------------------------------------------------
+
+
+def test_none_mode_costs_no_query(
+    none_mode: None, client: Client, user: Any, login: Any, django_assert_num_queries: Any
+) -> None:
+    tokens = login(user)
+
+    with django_assert_num_queries(0):
+        response = _get(client, WHOAMI, tokens["access_token"])
+    assert response.json() == {"id": user.pk, "authenticated": True}
+    with django_assert_num_queries(1):
+        response = _get(client, ME, tokens["access_token"])
+    assert response.json() == {"id": user.pk, "username": user.username}
+
+
+def test_none_mode_tokens_live_until_exp_even_after_logout(
+    none_mode: None, client: Client, user: Any, login: Any, committed: Any
+) -> None:
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        tokens = login(user)
+        with committed():
+            response = post_json(
+                client, "/auth/logout/", {"refresh_token": tokens["refresh_token"]}
+            )
+        assert response.status_code == 204
+
+    with time_machine.travel(start + timedelta(minutes=14, seconds=59), tick=False):
+        assert _get(client, WHOAMI, tokens["access_token"]).status_code == 200
+    with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
+        _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+
+
+# --- every mode ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["database", "cache", "none"])
+def test_expired_access_token_is_refused(
+    tokenauth_settings: Any, client: Client, user: Any, login: Any, mode: str
+) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION=mode)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        tokens = login(user)
+
+    with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
+        _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+
+
+@pytest.mark.parametrize("mode", ["database", "cache", "none"])
+def test_access_token_for_works_in_every_mode(
+    tokenauth_settings: Any, client: Client, user: Any, mode: str
+) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION=mode)
+
+    response = _get(client, ME, access_token_for(user))
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"id": user.pk, "username": user.username}
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
+def test_scheme_is_case_insensitive(client: Client, user: Any, scheme: str) -> None:
+    assert _get(client, ME, access_token_for(user), scheme=scheme).status_code == 200
+
+
+# --- WWW-Authenticate ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_no_credentials_get_a_bare_bearer_challenge(client: Client) -> None:
+    response = client.get(ME)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNzd29yZA==", "Token abc123", "Digest x=1"])
+def test_other_schemes_are_left_to_other_classes(client: Client, header: str) -> None:
+    response = client.get(ME, HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer",
+        "Bearer ",
+        "Bearer a b",
+        "Bearer not-a-jwt",
+        "Bearer a.b.c",
+        "Bearer " + "x" * 65536,
+        'Bearer "quoted"',
+        "Bearer tkrt_AAAAAAAAAAAAAAAAAAAAAA.0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "Bearer ünïcödé",
+    ],
+)
+def test_bad_bearer_credentials_get_an_invalid_token_challenge(client: Client, header: str) -> None:
+    _assert_invalid_token(client.get(ME, HTTP_AUTHORIZATION=header))
+
+
+def test_two_tokens_are_refused_even_when_both_are_valid(client: Client, user: Any) -> None:
+    access_token = access_token_for(user)
+
+    _assert_invalid_token(
+        client.get(ME, HTTP_AUTHORIZATION=f"Bearer {access_token} {access_token}")
+    )
+
+
+def test_refresh_token_is_refused_as_bearer_token(client: Client, user: Any, login: Any) -> None:
+    tokens = login(user)
+
+    _assert_invalid_token(_get(client, ME, tokens["refresh_token"]))
+
+
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(header=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300))
+def test_any_authorization_header_gets_200_or_401(client: Client, user: Any, header: str) -> None:
+    response = client.get(WHOAMI, HTTP_AUTHORIZATION=header)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith('Bearer realm="api"')

@@ -1,0 +1,439 @@
+"""System checks: each misconfiguration gets its own ``tokenauth.*`` id, reported, never a crash."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from django.core.checks import ERROR, WARNING
+from django.core.management import call_command
+from django.test import override_settings
+
+from tokenauth import checks, keys
+from tokenauth.checks import check_settings
+from tokenauth.settings import get_settings
+
+HS256_32 = "k" * 32
+REDIS_CACHE = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:1/0",
+}
+
+
+def _private_pem(private_key: Any) -> str:
+    return private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def _public_pem(private_key: Any) -> str:
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_P256 = ec.generate_private_key(ec.SECP256R1())
+_P384 = ec.generate_private_key(ec.SECP384R1())
+_SECP256K1 = ec.generate_private_key(ec.SECP256K1())
+_ED25519 = ed25519.Ed25519PrivateKey.generate()
+
+
+def _ids(tokenauth: Any, settings: Any) -> list[str]:
+    settings.TOKENAUTH = tokenauth
+    return sorted(message.id for message in check_settings())
+
+
+def test_check_command_is_clean_with_the_test_settings() -> None:
+    out = StringIO()
+
+    call_command("check", stdout=out)
+
+    assert "no issues" in out.getvalue()
+    assert check_settings() == []
+
+
+def test_defaults_and_an_empty_dict_are_clean(settings: Any) -> None:
+    assert _ids({}, settings) == []
+    assert _ids(None, settings) == []
+
+
+# --- one id per problem -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tokenauth",
+    [
+        {"ACCESS_TOKEN_LIFETME": timedelta(minutes=15)},
+        {"ALGORITHMS": ["HS256"]},
+        {"signing_key": HS256_32},
+    ],
+)
+def test_e001_unknown_key(settings: Any, tokenauth: dict[str, Any]) -> None:
+    assert _ids(tokenauth, settings) == ["tokenauth.E001"]
+    (message,) = check_settings()
+    assert next(iter(tokenauth)) in message.msg
+    assert message.level == ERROR
+
+
+@pytest.mark.parametrize("tokenauth", ["HS256", ["ALGORITHM"], 42])
+def test_e001_tokenauth_not_a_dict(settings: Any, tokenauth: Any) -> None:
+    assert _ids(tokenauth, settings) == ["tokenauth.E001"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("ACCESS_TOKEN_LIFETIME", 900),
+        ("ACCESS_TOKEN_LIFETIME", timedelta(0)),
+        ("ACCESS_TOKEN_LIFETIME", "15m"),
+        ("REFRESH_TOKEN_IDLE_LIFETIME", "7 days"),
+        ("REFRESH_TOKEN_ABSOLUTE_LIFETIME", -timedelta(days=30)),
+        ("REUSE_GRACE_PERIOD", 10),
+        ("LEEWAY", -timedelta(seconds=1)),
+        ("ALGORITHM", "none"),
+        ("ALGORITHM", "HS999"),
+        ("ALGORITHM", None),
+        ("SIGNING_KEY", 12345),
+        ("SIGNING_KEY_ID", 7),
+        ("ISSUER", 1),
+        ("AUDIENCE", 3.5),
+        ("VERIFYING_KEYS", "not-a-list"),
+        ("ACCESS_TOKEN_REVOCATION", "redis"),
+        ("ACCESS_TOKEN_REVOCATION", True),
+        ("CACHE_ALIAS", 5),
+        ("CACHE_FAILURE", "maybe"),
+        ("LOGIN_THROTTLE_RATE", "fast"),
+        ("LOGIN_THROTTLE_RATE", "0/min"),
+        ("LOGIN_THROTTLE_RATE", 10),
+    ],
+)
+def test_e002_wrong_type_or_value(settings: Any, key: str, value: Any) -> None:
+    assert _ids({key: value}, settings) == ["tokenauth.E002"]
+    (message,) = check_settings()
+    assert key in message.msg
+
+
+def test_e002_values_fall_back_to_defaults_instead_of_crashing(settings: Any) -> None:
+    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": 900, "ACCESS_TOKEN_REVOCATION": "redis"}
+
+    conf = get_settings()
+
+    assert conf.access_token_lifetime == timedelta(minutes=15)
+    assert conf.access_token_revocation == "database"
+
+
+def test_e003_absolute_lifetime_shorter_than_idle(settings: Any) -> None:
+    tokenauth = {
+        "REFRESH_TOKEN_IDLE_LIFETIME": timedelta(days=20),
+        "REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(days=10),
+    }
+
+    assert _ids(tokenauth, settings) == ["tokenauth.E003"]
+    assert (
+        _ids({**tokenauth, "REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(days=20)}, settings) == []
+    )
+
+
+def test_e003_with_the_default_absolute_lifetime(settings: Any) -> None:
+    assert "tokenauth.E003" in _ids({"REFRESH_TOKEN_IDLE_LIFETIME": timedelta(days=31)}, settings)
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "RS512", "PS256", "ES256", "ES384", "EdDSA"])
+def test_e004_asymmetric_algorithm_without_signing_key(settings: Any, algorithm: str) -> None:
+    assert _ids({"ALGORITHM": algorithm}, settings) == ["tokenauth.E004"]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "short", "enough"),
+    [
+        ("HS256", "k" * 31, "k" * 32),
+        ("HS256", b"k" * 31, b"k" * 32),
+        ("HS256", "é" * 15 + "k", "é" * 16),  # bytes, not characters: 31 and 32 bytes
+        ("HS384", "k" * 47, "k" * 48),
+        ("HS512", "k" * 63, "k" * 64),
+    ],
+)
+def test_e005_hmac_key_shorter_than_its_hash(
+    settings: Any, algorithm: str, short: str | bytes, enough: str | bytes
+) -> None:
+    assert _ids({"ALGORITHM": algorithm, "SIGNING_KEY": short}, settings) == ["tokenauth.E005"]
+    assert _ids({"ALGORITHM": algorithm, "SIGNING_KEY": enough}, settings) == []
+
+
+def test_e005_short_hmac_verifying_key(settings: Any) -> None:
+    tokenauth = {"VERIFYING_KEYS": [{"kid": "old", "key": "k" * 31}]}
+
+    assert _ids(tokenauth, settings) == ["tokenauth.E005"]
+    tokenauth = {"VERIFYING_KEYS": [{"kid": "old", "key": "k" * 63, "algorithm": "HS512"}]}
+    assert _ids(tokenauth, settings) == ["tokenauth.E005"]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "a-key",
+        {"key": HS256_32},
+        {"kid": 1, "key": HS256_32},
+        {"kid": "old"},
+        {"kid": "old", "key": None},
+        {"kid": "old", "key": 12345},
+        {"kid": "old", "key": HS256_32, "algorithm": "none"},
+        {"kid": "old", "key": HS256_32, "algorithm": "HS1024"},
+    ],
+)
+def test_e006_malformed_verifying_keys_entry(settings: Any, entry: Any) -> None:
+    assert _ids({"VERIFYING_KEYS": [entry]}, settings) == ["tokenauth.E006"]
+
+
+def test_e006_names_the_bad_entry(settings: Any) -> None:
+    settings.TOKENAUTH = {"VERIFYING_KEYS": [{"kid": "fine", "key": HS256_32}, {"kid": "bad"}]}
+
+    (message,) = check_settings()
+
+    assert message.id == "tokenauth.E006"
+    assert "[1]" in message.msg
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "signing_key"),
+    [
+        ("RS256", _private_pem(_P256)),  # an EC key for RSA
+        ("RS256", _private_pem(_ED25519)),
+        ("RS256", _public_pem(_RSA)),  # a public key where the private one is needed
+        ("RS256", "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"),
+        ("RS256", "just a string, long enough to pass for something"),
+        ("PS256", _private_pem(_P384)),
+        ("ES256", _private_pem(_RSA)),
+        ("ES256", _private_pem(_P384)),  # the wrong curve
+        ("ES256", _private_pem(_SECP256K1)),  # the wrong 256-bit curve
+        ("ES384", _private_pem(_P256)),
+        ("EdDSA", _private_pem(_RSA)),
+        ("EdDSA", _private_pem(_P256)),
+    ],
+)
+def test_e008_signing_pem_that_does_not_fit_the_algorithm(
+    settings: Any, algorithm: str, signing_key: str
+) -> None:
+    assert _ids({"ALGORITHM": algorithm, "SIGNING_KEY": signing_key}, settings) == [
+        "tokenauth.E008"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "verifying_key"),
+    [
+        ("RS256", _public_pem(_P256)),
+        ("RS256", _private_pem(_RSA)),  # a private key where only the public one belongs
+        ("ES256", _public_pem(_RSA)),
+        ("ES256", _public_pem(_SECP256K1)),
+        ("EdDSA", _public_pem(_P256)),
+        ("RS256", "-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----\n"),
+    ],
+)
+def test_e008_verifying_pem_that_does_not_fit_its_algorithm(
+    settings: Any, algorithm: str, verifying_key: str
+) -> None:
+    tokenauth = {"VERIFYING_KEYS": [{"kid": "old", "key": verifying_key, "algorithm": algorithm}]}
+
+    assert _ids(tokenauth, settings) == ["tokenauth.E008"]
+
+
+@pytest.mark.parametrize("pem", [_public_pem(_RSA), _private_pem(_P256)])
+def test_e008_pem_key_used_as_an_hmac_secret(settings: Any, pem: str) -> None:
+    # PyJWT refuses a PEM as an HMAC secret when signing: the check must say so before that.
+    assert _ids({"ALGORITHM": "HS256", "SIGNING_KEY": pem}, settings) == ["tokenauth.E008"]
+    verifying = [{"kid": "old", "key": pem, "algorithm": "HS256"}]
+    assert _ids({"VERIFYING_KEYS": verifying}, settings) == ["tokenauth.E008"]
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "private_key"),
+    [("RS256", _RSA), ("PS256", _RSA), ("ES256", _P256), ("ES384", _P384), ("EdDSA", _ED25519)],
+)
+def test_fitting_asymmetric_keys_are_clean(settings: Any, algorithm: str, private_key: Any) -> None:
+    tokenauth = {
+        "ALGORITHM": algorithm,
+        "SIGNING_KEY": _private_pem(private_key),
+        "VERIFYING_KEYS": [{"kid": "old", "key": _public_pem(private_key)}],
+    }
+
+    assert _ids(tokenauth, settings) == []
+
+
+@pytest.mark.parametrize(
+    "tokenauth",
+    [
+        {"ACCESS_TOKEN_LIFETIME": timedelta(seconds=10)},
+        {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=14, seconds=59)},
+        {"ACCESS_TOKEN_LIFETIME": timedelta(hours=1, seconds=1)},
+        {"ACCESS_TOKEN_LIFETIME": timedelta(days=1)},
+        {"REFRESH_TOKEN_IDLE_LIFETIME": timedelta(days=6)},
+        {"REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(days=31)},
+        {"REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(days=365)},
+    ],
+)
+def test_w001_lifetime_outside_the_advised_range(settings: Any, tokenauth: dict[str, Any]) -> None:
+    assert _ids(tokenauth, settings) == ["tokenauth.W001"]
+    (message,) = check_settings()
+    assert message.level == WARNING
+
+
+def test_w001_short_lifetimes_for_tests_and_demos_are_warnings_only(settings: Any) -> None:
+    tokenauth = {
+        "ACCESS_TOKEN_LIFETIME": timedelta(seconds=5),
+        "REFRESH_TOKEN_IDLE_LIFETIME": timedelta(seconds=30),
+        "REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(minutes=1),
+    }
+
+    assert set(_ids(tokenauth, settings)) == {"tokenauth.W001"}
+    assert all(message.level == WARNING for message in check_settings())
+
+
+@pytest.mark.parametrize(
+    "tokenauth",
+    [
+        {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=15)},
+        {"ACCESS_TOKEN_LIFETIME": timedelta(hours=1)},
+        {
+            "REFRESH_TOKEN_IDLE_LIFETIME": timedelta(days=7),
+            "REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(days=7),
+        },
+        {
+            "REFRESH_TOKEN_IDLE_LIFETIME": timedelta(days=30),
+            "REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(days=30),
+        },
+    ],
+)
+def test_w001_range_bounds_are_clean(settings: Any, tokenauth: dict[str, Any]) -> None:
+    assert _ids(tokenauth, settings) == []
+
+
+def test_w002_cache_mode_on_locmem_without_debug(settings: Any) -> None:
+    settings.DEBUG = False
+
+    assert _ids({"ACCESS_TOKEN_REVOCATION": "cache"}, settings) == ["tokenauth.W002"]
+    (message,) = check_settings()
+    assert message.level == WARNING
+
+
+def test_w002_names_the_configured_alias(settings: Any) -> None:
+    settings.DEBUG = False
+    settings.CACHES = {
+        **settings.CACHES,
+        "shared": REDIS_CACHE,
+        "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+
+    assert _ids({"ACCESS_TOKEN_REVOCATION": "cache", "CACHE_ALIAS": "shared"}, settings) == []
+    assert _ids({"ACCESS_TOKEN_REVOCATION": "cache", "CACHE_ALIAS": "local"}, settings) == [
+        "tokenauth.W002"
+    ]
+
+
+def test_w002_not_with_debug_or_outside_cache_mode(settings: Any) -> None:
+    settings.DEBUG = True
+    assert _ids({"ACCESS_TOKEN_REVOCATION": "cache"}, settings) == []
+
+    settings.DEBUG = False
+    assert _ids({"ACCESS_TOKEN_REVOCATION": "database"}, settings) == []
+    assert _ids({"ACCESS_TOKEN_REVOCATION": "none"}, settings) == []
+
+
+def test_errors_reach_manage_py_check(settings: Any) -> None:
+    from django.core.management.base import SystemCheckError
+
+    settings.TOKENAUTH = {"ALGORITHM": "RS256"}
+
+    with pytest.raises(SystemCheckError, match=r"tokenauth\.E004"):
+        call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+# --- ids are never reused -----------------------------------------------------------------
+
+_PROBLEMS: dict[str, Any] = {
+    "unknown key": {"NOPE": 1},
+    "wrong type": {"ACCESS_TOKEN_LIFETIME": 900},
+    "absolute < idle": {
+        "REFRESH_TOKEN_IDLE_LIFETIME": timedelta(days=20),
+        "REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(days=10),
+    },
+    "missing key": {"ALGORITHM": "ES256"},
+    "short hmac key": {"SIGNING_KEY": "k" * 31},
+    "bad verifying entry": {"VERIFYING_KEYS": [{"kid": "old"}]},
+    "misfitting pem": {"ALGORITHM": "ES256", "SIGNING_KEY": _private_pem(_RSA)},
+    "lifetime out of range": {"ACCESS_TOKEN_LIFETIME": timedelta(seconds=10)},
+    "local cache": {"ACCESS_TOKEN_REVOCATION": "cache"},
+}
+
+
+def test_each_problem_has_its_own_id(settings: Any) -> None:
+    settings.DEBUG = False
+    ids_by_problem = {
+        problem: _ids(tokenauth, settings) for problem, tokenauth in _PROBLEMS.items()
+    }
+
+    assert all(len(ids) == 1 for ids in ids_by_problem.values()), ids_by_problem
+    seen = [ids[0] for ids in ids_by_problem.values()]
+    assert len(set(seen)) == len(seen), ids_by_problem
+
+
+def test_the_id_table_lists_each_id_once_and_every_id_fired() -> None:
+    table = re.findall(r"^\| ([EW]\d{3}) \|", checks.__doc__ or "", flags=re.MULTILINE)
+
+    assert len(table) == len(set(table))
+    fired = {"E001", "E002", "E003", "E004", "E005", "E006", "E008", "W001", "W002"}
+    assert fired <= set(table)
+
+
+# --- settings reload ----------------------------------------------------------------------
+
+
+def test_get_settings_reflects_overrides(settings: Any) -> None:
+    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=20)}
+    assert get_settings().access_token_lifetime == timedelta(minutes=20)
+
+    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=30), "ISSUER": "https://a"}
+    assert get_settings().access_token_lifetime == timedelta(minutes=30)
+    assert get_settings().issuer == "https://a"
+
+    with override_settings(TOKENAUTH={"ACCESS_TOKEN_REVOCATION": "none"}):
+        assert get_settings().access_token_revocation == "none"
+        assert get_settings().access_token_lifetime == timedelta(minutes=15)
+    assert get_settings().access_token_revocation == "database"
+    assert get_settings().access_token_lifetime == timedelta(minutes=30)
+
+
+def test_tokenauth_settings_fixture_merges_and_reloads(tokenauth_settings: Any) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache")
+
+    assert get_settings().access_token_revocation == "cache"
+    assert get_settings().login_throttle_rate is None  # kept from tests/settings.py
+
+
+def test_problems_follow_the_settings(settings: Any) -> None:
+    settings.TOKENAUTH = {"NOPE": 1}
+    assert [message.id for message in check_settings()] == ["tokenauth.E001"]
+
+    settings.TOKENAUTH = {}
+    assert check_settings() == []
+
+
+def test_keys_reload_on_secret_key_and_tokenauth_changes(settings: Any) -> None:
+    first = keys.get_key_set().signing.kid
+
+    settings.SECRET_KEY = "another-secret-key-for-the-reload-test-0123456789"
+    second = keys.get_key_set().signing.kid
+    assert second != first
+
+    settings.TOKENAUTH = {"SIGNING_KEY": "a-configured-signing-key-0123456789-abcdef"}
+    assert keys.get_key_set().signing.kid not in (first, second)
