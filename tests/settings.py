@@ -1,4 +1,4 @@
-"""Test settings: SQLite in memory by default; PostgreSQL / Redis when DATABASE_URL / REDIS_URL are set."""
+"""Test settings: in-memory SQLite; PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set."""
 
 from __future__ import annotations
 
