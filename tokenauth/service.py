@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -12,11 +10,11 @@ from typing import TYPE_CHECKING, Literal
 from django.contrib.auth.signals import user_logged_in
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
-from django.dispatch import Signal
 from django.utils import timezone
 
-from tokenauth import keys, refresh_tokens, revocation_cache, signals
+from tokenauth import keys, refresh_tokens, revocation, signals
 from tokenauth.access import InvalidAccessToken, decode_access_token, encode_access_token
+from tokenauth.client_info import clean_ip, clean_user_agent
 from tokenauth.fingerprints import (
     client_binding,
     client_binding_matches,
@@ -113,12 +111,12 @@ def issue_tokens(
         last_used_at=now,
         idle_expires_at=min(now + conf.refresh_token_idle_lifetime, absolute_expires_at),
         absolute_expires_at=absolute_expires_at,
-        user_agent=_clean_user_agent(user_agent),
-        ip_address=_clean_ip(ip),
+        user_agent=clean_user_agent(user_agent),
+        ip_address=clean_ip(ip),
         password_fingerprint=password_fingerprint(user.password),
     )
     logger.info("tokenauth: family %s started for user %s", family.public_id, user.pk)
-    _send_on_commit(signals.token_issued, user=user, family_public_id=family.public_id)
+    revocation.send_on_commit(signals.token_issued, user=user, family_public_id=family.public_id)
     return _tokens(family, user, now=now)
 
 
@@ -161,9 +159,9 @@ def logout(
             return
         verdict = _classify(family, parsed.generation, ip, user_agent, now)
         if verdict in ("current", "grace"):
-            _revoke_rows(_row(family), RevocationReason.LOGOUT, now)
+            revocation.revoke_rows(revocation.row_of(family), RevocationReason.LOGOUT, now)
         elif verdict == "reuse":
-            _revoke_for_reuse(family, ip, user_agent, now)
+            revocation.revoke_for_reuse(family, ip, user_agent, now)
 
 
 def revoke_token(
@@ -181,10 +179,12 @@ def revoke_token(
     except InvalidAccessToken:
         return
     with transaction.atomic():
-        family = _lock(_live(public_id=claims.family_public_id)).first()
+        family = revocation.lock(revocation.live(public_id=claims.family_public_id)).first()
         # Compared as text: ``sub`` is the claim's string, never cast into a query.
         if family is not None and str(family.user_id) == claims.user_id:
-            _revoke_rows(_row(family), RevocationReason.LOGOUT, now or timezone.now())
+            revocation.revoke_rows(
+                revocation.row_of(family), RevocationReason.LOGOUT, now or timezone.now()
+            )
 
 
 def revoke_family(
@@ -204,7 +204,9 @@ def revoke_family(
     if user_pk is not None:
         filters["user_id"] = user_pk
     with transaction.atomic():
-        return bool(_revoke(_live(**filters), reason, now or timezone.now()))
+        return bool(
+            revocation.revoke_matching(revocation.live(**filters), reason, now or timezone.now())
+        )
 
 
 def revoke_user(
@@ -212,7 +214,9 @@ def revoke_user(
 ) -> int:
     """Revoke every live family of the user; returns how many."""
     with transaction.atomic():
-        return _revoke(_live(user_id=user.pk), reason, now or timezone.now())
+        return revocation.revoke_matching(
+            revocation.live(user_id=user.pk), reason, now or timezone.now()
+        )
 
 
 def live_families(
@@ -221,7 +225,7 @@ def live_families(
     """The user's families that can still refresh, newest first."""
     now = now or timezone.now()
     return (
-        _live(user_id=user.pk)
+        revocation.live(user_id=user.pk)
         .filter(idle_expires_at__gt=now, absolute_expires_at__gt=now)
         .order_by("-created_at")
     )
@@ -289,14 +293,14 @@ def _rotate(
     if verdict in ("revoked", "forged"):
         return verdict
     if verdict == "reuse":
-        _revoke_for_reuse(family, ip, user_agent, now)
+        revocation.revoke_for_reuse(family, ip, user_agent, now)
         return "reused"
     problem = _unusable(family, now)
     if problem:
         return problem
     if verdict == "grace":
         # The same successor the first caller got; no row, expiry or last_used_at changes.
-        _send_on_commit(
+        revocation.send_on_commit(
             signals.token_refreshed,
             user=family.user,
             family_public_id=family.public_id,
@@ -308,7 +312,7 @@ def _rotate(
         now + get_settings().refresh_token_idle_lifetime, family.absolute_expires_at
     )
     # Compare-and-set: whoever rotated first wins; on every backend, lock or no lock.
-    rotated = _live(pk=family.pk, generation=generation).update(
+    rotated = revocation.live(pk=family.pk, generation=generation).update(
         generation=generation + 1,
         last_used_at=now,
         rotated_at=now,
@@ -324,7 +328,7 @@ def _rotate(
         return _rotate(family, generation, ip, user_agent, now, retried=True)
     family.generation = generation + 1
     family.idle_expires_at = idle_expires_at
-    _send_on_commit(
+    revocation.send_on_commit(
         signals.token_refreshed,
         user=family.user,
         family_public_id=family.public_id,
@@ -341,10 +345,10 @@ def _unusable(family: RefreshTokenFamily, now: datetime) -> str:
     user = family.user
     # Also caught eagerly on save; this catches QuerySet.update(), which sends no signal.
     if not user.is_active:
-        _revoke_rows(_row(family), RevocationReason.DEACTIVATED, now)
+        revocation.revoke_rows(revocation.row_of(family), RevocationReason.DEACTIVATED, now)
         return "inactive_user"
     if not password_fingerprint_matches(user.password, family.password_fingerprint):
-        _revoke_rows(_row(family), RevocationReason.PASSWORD_CHANGED, now)
+        revocation.revoke_rows(revocation.row_of(family), RevocationReason.PASSWORD_CHANGED, now)
         return "password_changed"
     return ""
 
@@ -369,108 +373,6 @@ def _tokens(family: RefreshTokenFamily, user: AbstractBaseUser, *, now: datetime
         refresh_token_expires_in=max(0, int((family.expires_at - now).total_seconds())),
         family_public_id=family.public_id,
     )
-
-
-# --- revocation ---------------------------------------------------------------------------
-
-
-def _live(**filters: object) -> QuerySet[RefreshTokenFamily]:
-    return RefreshTokenFamily.objects.filter(revoked_at__isnull=True, **filters)
-
-
-def _revoke(families: QuerySet[RefreshTokenFamily], reason: RevocationReason, now: datetime) -> int:
-    """Revoke the live families in ``families``; call inside ``atomic``."""
-    rows = list(_lock(families).values_list("pk", "public_id", "user_id"))
-    return _revoke_rows(rows, reason, now)
-
-
-def _revoke_rows(
-    rows: Sequence[tuple[int, str, object]], reason: RevocationReason, now: datetime
-) -> int:
-    """One UPDATE for all rows; signals and cache markers after commit."""
-    if not rows:
-        return 0
-    count = _live(pk__in=[pk for pk, _, _ in rows]).update(revoked_at=now, revocation_reason=reason)
-    public_ids = tuple(public_id for _, public_id, _ in rows)
-    transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
-    for user_id in {user_id for _, _, user_id in rows}:
-        ids = tuple(public_id for _, public_id, owner in rows if owner == user_id)
-        _send_on_commit(
-            signals.family_revoked, user_id=user_id, family_public_ids=ids, reason=reason
-        )
-    logger.info("tokenauth: revoked %d families (%s): %s", count, reason, ", ".join(public_ids))
-    return count
-
-
-def _row(family: RefreshTokenFamily) -> list[tuple[int, str, object]]:
-    return [(family.pk, family.public_id, family.user_id)]
-
-
-def _lock(families: QuerySet[RefreshTokenFamily]) -> QuerySet[RefreshTokenFamily]:
-    features = connections[router.db_for_write(RefreshTokenFamily)].features
-    return families.select_for_update() if features.has_select_for_update else families
-
-
-def _revoke_for_reuse(
-    family: RefreshTokenFamily, ip: str | None, user_agent: str, now: datetime
-) -> None:
-    """Revoke the family for reuse in one UPDATE; only the request that changed the row signals."""
-    changed = _live(pk=family.pk).update(
-        revoked_at=now,
-        revocation_reason=RevocationReason.REUSE_DETECTED,
-        reuse_detected_at=now,
-        reuse_ip_address=_clean_ip(ip),
-        reuse_user_agent=_clean_user_agent(user_agent),
-    )
-    if not changed:
-        return
-    logger.warning(
-        "tokenauth: refresh token reuse in family %s of user %s from %s, agent %r",
-        family.public_id,
-        family.user_id,
-        _clean_ip(ip),
-        user_agent[:255],
-    )
-    public_ids = (family.public_id,)
-    transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
-    _send_on_commit(
-        signals.family_revoked,
-        user_id=family.user_id,
-        family_public_ids=public_ids,
-        reason=RevocationReason.REUSE_DETECTED,
-    )
-    _send_on_commit(
-        signals.refresh_token_reused,
-        user_id=family.user_id,
-        family_public_id=family.public_id,
-        ip_address=_clean_ip(ip),
-        user_agent=_clean_user_agent(user_agent),
-        detected_at=now,
-    )
-
-
-def _send_on_commit(signal: Signal, **kwargs: object) -> None:
-    # send_robust: a failing receiver is logged by Django and never undoes what committed.
-    transaction.on_commit(lambda: signal.send_robust(sender=RefreshTokenFamily, **kwargs))
-
-
-# --- input hygiene ------------------------------------------------------------------------
-
-
-def _clean_ip(ip: str | None) -> str | None:
-    """The address, or None for anything that is not one (it is stored as NULL)."""
-    if not ip:
-        return None
-    try:
-        return str(ipaddress.ip_address(ip.strip()))
-    except ValueError:
-        return None
-
-
-def _clean_user_agent(user_agent: str) -> str:
-    # NUL and lone surrogates cannot be stored in PostgreSQL text; cut to the column's size.
-    cleaned = "".join(c for c in user_agent[:1024] if c != "\x00" and not "\ud800" <= c <= "\udfff")
-    return cleaned[:255]
 
 
 def public_key_set() -> dict[str, list[dict[str, str]]]:

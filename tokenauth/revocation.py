@@ -1,0 +1,101 @@
+"""Revoke families in one UPDATE each; cache markers and signals follow the commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import connections, router, transaction
+from django.db.models import QuerySet
+from django.dispatch import Signal
+
+from tokenauth import revocation_cache, signals
+from tokenauth.client_info import clean_ip, clean_user_agent
+from tokenauth.models import RefreshTokenFamily, RevocationReason
+
+logger = logging.getLogger(__name__)
+
+Row = tuple[int, str, object]  # pk, public_id, user_id
+
+
+def live(**filters: object) -> QuerySet[RefreshTokenFamily]:
+    return RefreshTokenFamily.objects.filter(revoked_at__isnull=True, **filters)
+
+
+def revoke_matching(
+    families: QuerySet[RefreshTokenFamily], reason: RevocationReason, now: datetime
+) -> int:
+    """Revoke the live families in ``families``; call inside ``atomic``."""
+    rows = list(lock(families).values_list("pk", "public_id", "user_id"))
+    return revoke_rows(rows, reason, now)
+
+
+def revoke_rows(
+    rows: Sequence[tuple[int, str, object]], reason: RevocationReason, now: datetime
+) -> int:
+    """One UPDATE for all rows; signals and cache markers after commit."""
+    if not rows:
+        return 0
+    count = live(pk__in=[pk for pk, _, _ in rows]).update(revoked_at=now, revocation_reason=reason)
+    public_ids = tuple(public_id for _, public_id, _ in rows)
+    transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
+    for user_id in {user_id for _, _, user_id in rows}:
+        ids = tuple(public_id for _, public_id, owner in rows if owner == user_id)
+        send_on_commit(
+            signals.family_revoked, user_id=user_id, family_public_ids=ids, reason=reason
+        )
+    logger.info("tokenauth: revoked %d families (%s): %s", count, reason, ", ".join(public_ids))
+    return count
+
+
+def row_of(family: RefreshTokenFamily) -> list[tuple[int, str, object]]:
+    return [(family.pk, family.public_id, family.user_id)]
+
+
+def lock(families: QuerySet[RefreshTokenFamily]) -> QuerySet[RefreshTokenFamily]:
+    features = connections[router.db_for_write(RefreshTokenFamily)].features
+    return families.select_for_update() if features.has_select_for_update else families
+
+
+def revoke_for_reuse(
+    family: RefreshTokenFamily, ip: str | None, user_agent: str, now: datetime
+) -> None:
+    """Revoke the family for reuse in one UPDATE; only the request that changed the row signals."""
+    changed = live(pk=family.pk).update(
+        revoked_at=now,
+        revocation_reason=RevocationReason.REUSE_DETECTED,
+        reuse_detected_at=now,
+        reuse_ip_address=clean_ip(ip),
+        reuse_user_agent=clean_user_agent(user_agent),
+    )
+    if not changed:
+        return
+    logger.warning(
+        "tokenauth: refresh token reuse in family %s of user %s from %s, agent %r",
+        family.public_id,
+        family.user_id,
+        clean_ip(ip),
+        user_agent[:255],
+    )
+    public_ids = (family.public_id,)
+    transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
+    send_on_commit(
+        signals.family_revoked,
+        user_id=family.user_id,
+        family_public_ids=public_ids,
+        reason=RevocationReason.REUSE_DETECTED,
+    )
+    send_on_commit(
+        signals.refresh_token_reused,
+        user_id=family.user_id,
+        family_public_id=family.public_id,
+        ip_address=clean_ip(ip),
+        user_agent=clean_user_agent(user_agent),
+        detected_at=now,
+    )
+
+
+def send_on_commit(signal: Signal, **kwargs: object) -> None:
+    # send_robust: a failing receiver is logged by Django and never undoes what committed.
+    transaction.on_commit(lambda: signal.send_robust(sender=RefreshTokenFamily, **kwargs))
