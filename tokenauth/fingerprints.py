@@ -29,7 +29,9 @@ def _secrets() -> list[str | bytes]:
 
 def password_fingerprint(password_hash: str, *, secret: str | bytes | None = None) -> str:
     """A few characters that change when the password does; keyed, so never an oracle."""
-    digest = salted_hmac("tokenauth.pwv", password_hash, secret=secret).hexdigest()
+    digest = salted_hmac(
+        "tokenauth.pwv", password_hash, secret=secret, algorithm="sha256"
+    ).hexdigest()
     return digest[:_PWV_LENGTH]
 
 
@@ -57,7 +59,9 @@ def _network(ip: str | None) -> str:
 def client_binding(*, ip: str | None, user_agent: str, secret: str | bytes | None = None) -> str:
     """HMAC of the client's network (IPv4 /24, IPv6 /64) and user agent, for the grace window."""
     value = f"{_network(ip)}|{user_agent}"
-    return salted_hmac("tokenauth.binding", value, secret=secret).hexdigest()[:32]
+    return salted_hmac("tokenauth.binding", value, secret=secret, algorithm="sha256").hexdigest()[
+        :32
+    ]
 
 
 def client_binding_matches(*, ip: str | None, user_agent: str, binding: str) -> bool:
