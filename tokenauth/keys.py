@@ -6,7 +6,7 @@ import base64
 import functools
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -27,8 +27,9 @@ class KeyError_(ValueError):
 class Key:
     kid: str
     algorithm: str
-    verifying_key: Any  # bytes (HS*) or a ``cryptography`` public key
-    signing_key: Any = None  # only for the current signing key
+    # repr=False: an HS* key is the secret that signs every access token.
+    verifying_key: Any = field(repr=False)  # bytes (HS*) or a ``cryptography`` public key
+    signing_key: Any = field(default=None, repr=False)  # only for the current signing key
     public_jwk: dict[str, str] | None = None  # None for HS*: secrets are never published
 
 

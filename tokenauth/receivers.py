@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.hashers import get_hasher, identify_hasher, is_password_usable
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model
 
 from tokenauth import service
@@ -24,15 +25,18 @@ def remember_changes(
     sender: type[Model], instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any
 ) -> None:
     """pre_save: note what the save changes, to act on it once the row is written."""
+    instance.__dict__.pop(_PENDING, None)  # a save that failed after pre_save leaves nothing
     if raw or instance._state.adding or instance.pk is None:
         return
     if update_fields is not None and not (_WATCHED & set(update_fields)):
         return  # e.g. update_last_login: no query
-    old = sender._default_manager.filter(pk=instance.pk).values("password", "is_active").first()
+    # AbstractBaseUser's is_active is a plain True unless the model adds the column.
+    columns = [f for f in ("password", "is_active") if _is_column(sender, f)]
+    old = sender._default_manager.filter(pk=instance.pk).values(*columns).first()
     if old is None:
         return
     pending: dict[str, str] = {}
-    if old["is_active"] and not instance.is_active:
+    if old.get("is_active", True) and not getattr(instance, "is_active", True):
         pending["revoke"] = RevocationReason.DEACTIVATED
     elif old["password"] != instance.password:
         if _is_rehash(instance, old["password"], update_fields):
@@ -55,6 +59,13 @@ def apply_changes(sender: type[Model], instance: Any, created: bool = False, **k
             revoked_at__isnull=True,
             password_fingerprint__in=password_fingerprints(pending["restamp"]),
         ).update(password_fingerprint=password_fingerprint(instance.password))
+
+
+def _is_column(model: type[Model], name: str) -> bool:
+    try:
+        return bool(model._meta.get_field(name).concrete)
+    except FieldDoesNotExist:
+        return False
 
 
 def _is_rehash(user: Any, old_hash: str, update_fields: Any) -> bool:

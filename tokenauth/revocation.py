@@ -38,6 +38,8 @@ def revoke_rows(
     if not rows:
         return 0
     count = live(pk__in=[pk for pk, _, _ in rows]).update(revoked_at=now, revocation_reason=reason)
+    if not count:
+        return 0  # revoked meanwhile by someone else, who signals
     public_ids = tuple(public_id for _, public_id, _ in rows)
     transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
     for user_id in {user_id for _, _, user_id in rows}:

@@ -26,6 +26,12 @@ class LoginSerializer(serializers.Serializer[Any]):
         return str(self.validated_data[get_user_model().USERNAME_FIELD])
 
 
+def oauth_password_credentials(data: Any) -> dict[str, Any]:
+    """RFC 6749 §4.3.2 names the field ``username``; map it onto the user model's field."""
+    field = get_user_model().USERNAME_FIELD
+    return {field: data.get("username", data.get(field)), "password": data.get("password")}
+
+
 class RefreshTokenSerializer(serializers.Serializer[Any]):
     refresh_token = serializers.CharField(required=False, trim_whitespace=False, max_length=1024)
 

@@ -264,17 +264,17 @@ def _cookie(p: _Parser) -> CookieSettings | None:
     )
 
 
-_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _rate(p: _Parser, value: object) -> tuple[int, int] | None:
-    """Parse DRF-style rates: ``"10/min"``, ``"100/hour"``, ``"5/s"``."""
+    """Parse DRF-style rates; as DRF, only the period's first letter counts ("10/minute")."""
     if value is None:
         return None
     if isinstance(value, str) and "/" in value:
         count, _, period = value.partition("/")
-        if count.isdigit() and int(count) > 0 and period in _PERIODS:
-            return int(count), _PERIODS[period]
+        if count.isdigit() and int(count) > 0 and period[:1] in _PERIODS:
+            return int(count), _PERIODS[period[:1]]
     p.problem(
         "E002", f"TOKENAUTH['LOGIN_THROTTLE_RATE'] must be like '10/min' or None, not {value!r}."
     )

@@ -74,6 +74,8 @@ def record_login_failure(*, username: str) -> None:
 
 
 def _unavailable(exc: Exception) -> None:
+    """Log; fail closed only where the cache is load-bearing (``cache`` revocation mode)."""
     logger.error("tokenauth: throttle cache unavailable: %s", exc)
-    if get_settings().cache_failure == "closed":
+    conf = get_settings()
+    if conf.access_token_revocation == "cache" and conf.cache_failure == "closed":
         raise ThrottleUnavailable(str(exc)) from exc

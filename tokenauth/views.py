@@ -22,13 +22,14 @@ from rest_framework.views import APIView
 from tokenauth import cookies, service, throttling
 from tokenauth.authentication import AccessTokenAuthentication
 from tokenauth.models import RevocationReason
-from tokenauth.parsers import JSONParser
+from tokenauth.parsers import AlwaysJSON, JSONParser
 from tokenauth.serializers import (
     LoginSerializer,
     RefreshTokenSerializer,
     RevokeSerializer,
     SessionSerializer,
     TokenRequestSerializer,
+    oauth_password_credentials,
     token_response_body,
 )
 
@@ -130,6 +131,7 @@ class TokenEndpoint(APIView):
     throttle_classes: list[Any] = []
     parser_classes: list[Any] = [JSONParser]
     renderer_classes = [JSONRenderer]
+    content_negotiation_class = AlwaysJSON
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # Refuse big bodies before anything reads them (DESIGN §3).
@@ -227,7 +229,9 @@ class TokenView(TokenEndpoint):
     def post(self, request: Request) -> Response:
         grant_type = self.validated(TokenRequestSerializer, request).validated_data["grant_type"]
         if grant_type == "password":
-            tokens = self.password_grant(request, self.validated(LoginSerializer, request))
+            credentials = LoginSerializer(data=oauth_password_credentials(request.data))
+            credentials.is_valid(raise_exception=True)
+            tokens = self.password_grant(request, credentials)
         elif grant_type == "refresh_token":
             serializer = self.validated(RefreshTokenSerializer, request)
             tokens = self.refresh_grant(request, serializer.validated_data.get("refresh_token"))
@@ -240,14 +244,15 @@ class TokenView(TokenEndpoint):
 class LogoutView(TokenEndpoint):
     def post(self, request: Request) -> Response:
         refresh_token = self.refresh_token_of(request)
-        if not refresh_token and not cookies.enabled():
-            raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
-        if refresh_token:
-            # 204 whether or not the token is genuine: logout is no oracle.
-            service.logout(
-                refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
-            )
         response = Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
+        if not refresh_token:
+            if not cookies.enabled():
+                raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
+            return response  # nothing to log out, and no cookie to clear for a stranger
+        # 204 whether or not the token is genuine: logout is no oracle.
+        service.logout(
+            refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
+        )
         if cookies.enabled():
             cookies.clear_refresh_cookie(response)
         return response
