@@ -18,7 +18,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from tests.conftest import post_json, requires_postgres
-from tokenauth import refresh_tokens, service, signals
+from tokenauth import refresh_tokens, rotation, service, signals
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = requires_postgres
@@ -191,7 +191,7 @@ def test_a_failure_after_the_compare_and_set_rolls_the_rotation_back(
     body = login(user, **CLIENT_META)
     before = family_of(body)
     generation_seen_by_the_failure: list[int] = []
-    real_tokens = service._tokens
+    real_tokens = rotation.mint_tokens
 
     def fail_once(family: RefreshTokenFamily, user: Any, *, now: Any) -> service.IssuedTokens:
         if not generation_seen_by_the_failure:
@@ -202,7 +202,7 @@ def test_a_failure_after_the_compare_and_set_rolls_the_rotation_back(
             raise RuntimeError("injected after the UPDATE")
         return real_tokens(family, user, now=now)
 
-    monkeypatch.setattr(service, "_tokens", fail_once)
+    monkeypatch.setattr(rotation, "mint_tokens", fail_once)
     refreshed_signals: list[dict[str, Any]] = []
     signals.token_refreshed.connect(
         lambda **kw: refreshed_signals.append(kw), weak=False, dispatch_uid="test-rollback"
@@ -270,7 +270,7 @@ def test_the_refresh_lock_takes_the_family_row_only(
     def hold_the_lock() -> None:
         try:
             with transaction.atomic():
-                assert service._family_for_update(family.public_id) is not None
+                assert rotation.family_for_update(family.public_id) is not None
                 locked.set()
                 assert release.wait(timeout=TIMEOUT), "never released"
         except BaseException as exc:  # reported to the main thread below

@@ -14,10 +14,8 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from tokenauth import revocation_cache
+from tokenauth import revocation_cache, service
 from tokenauth.access import AccessClaims, InvalidAccessToken, decode_access_token
-from tokenauth.fingerprints import password_fingerprint_matches
-from tokenauth.models import RefreshTokenFamily
 from tokenauth.settings import get_settings
 
 __all__ = ["AccessTokenAuthentication", "LazyUser"]
@@ -75,26 +73,14 @@ class AccessTokenAuthentication(BaseAuthentication):
         raise exceptions.AuthenticationFailed(description)
 
     def _database_user(self, request: Request, claims: AccessClaims) -> AbstractBaseUser:
-        """One query: the family joined with its user."""
         try:
-            family = (
-                RefreshTokenFamily.objects.select_related("user")
-                .filter(public_id=claims.family_public_id)
-                .first()
-            )
+            user = service.user_for_access_token(claims)
         except DatabaseError as exc:
             logger.error("tokenauth: database unavailable during authentication: %s", exc)
             raise ServiceUnavailable() from exc
-        if (
-            family is None
-            or family.revoked_at is not None
-            or str(family.user_id) != claims.user_id
-            or not family.user.is_active
-            # Catches a password changed through QuerySet.update() too.
-            or not password_fingerprint_matches(family.user.password, family.password_fingerprint)
-        ):
+        if user is None:
             self._fail(request, "The access token has been revoked.")
-        return family.user
+        return user
 
     def _revoked_in_cache(self, claims: AccessClaims) -> bool:
         try:

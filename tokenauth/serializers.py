@@ -7,8 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from tokenauth.models import RefreshTokenFamily
-from tokenauth.service import IssuedTokens
+from tokenauth.service import IssuedTokens, Session
 
 
 class LoginSerializer(serializers.Serializer[Any]):
@@ -64,22 +63,16 @@ def token_response_body(
     return body
 
 
-class SessionSerializer(serializers.ModelSerializer[RefreshTokenFamily]):
+class SessionSerializer(serializers.Serializer[Any]):
+    """One live family for ``sessions/``; ``current`` marks the caller's own."""
+
     id = serializers.CharField(source="public_id")
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
+    user_agent = serializers.CharField()
+    ip_address = serializers.CharField(allow_null=True)
     current = serializers.SerializerMethodField()
 
-    class Meta:
-        model = RefreshTokenFamily
-        fields = [
-            "id",
-            "created_at",
-            "last_used_at",
-            "expires_at",
-            "user_agent",
-            "ip_address",
-            "current",
-        ]
-
-    def get_current(self, family: RefreshTokenFamily) -> bool:
-        return family.public_id == self.context.get("current_family_public_id")
+    def get_current(self, session: Session) -> bool:
+        return session.public_id == self.context.get("current_family_public_id")

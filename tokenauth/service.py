@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.signals import user_logged_in
-from django.db import connections, router, transaction
-from django.db.models import QuerySet
+from django.db import transaction
 from django.utils import timezone
 
-from tokenauth import keys, refresh_tokens, revocation, signals
-from tokenauth.access import InvalidAccessToken, decode_access_token, encode_access_token
+from tokenauth import keys, refresh_tokens, revocation, rotation, signals
+from tokenauth.access import (
+    AccessClaims,
+    InvalidAccessToken,
+    decode_access_token,
+)
 from tokenauth.client_info import clean_ip, clean_user_agent
 from tokenauth.fingerprints import (
-    client_binding,
-    client_binding_matches,
     password_fingerprint,
     password_fingerprint_matches,
 )
 from tokenauth.models import RefreshTokenFamily, RevocationReason
+from tokenauth.rotation import IssuedTokens
 from tokenauth.settings import get_settings
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ __all__ = [
     "InvalidRefreshToken",
     "IssuedTokens",
     "RevocationReason",
+    "Session",
     "TokenAuthError",
     "issue_tokens",
     "live_families",
@@ -43,11 +46,10 @@ __all__ = [
     "revoke_family",
     "revoke_token",
     "revoke_user",
+    "user_for_access_token",
 ]
 
 logger = logging.getLogger(__name__)
-
-Verdict = Literal["current", "grace", "reuse", "revoked", "forged"]
 
 
 class TokenAuthError(Exception):
@@ -64,15 +66,6 @@ class InvalidRefreshToken(TokenAuthError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class IssuedTokens:
-    access_token: str = field(repr=False)
-    access_token_expires_in: int  # seconds
-    refresh_token: str = field(repr=False)
-    refresh_token_expires_in: int  # seconds until the family's idle (capped absolute) expiry
-    family_public_id: str
 
 
 def login(
@@ -117,7 +110,7 @@ def issue_tokens(
     )
     logger.info("tokenauth: family %s started for user %s", family.public_id, user.pk)
     revocation.send_on_commit(signals.token_issued, user=user, family_public_id=family.public_id)
-    return _tokens(family, user, now=now)
+    return rotation.mint_tokens(family, user, now=now)
 
 
 def refresh(
@@ -133,11 +126,11 @@ def refresh(
     if parsed is None:
         raise InvalidRefreshToken("malformed")
     with transaction.atomic():
-        family = _genuine_family(parsed)
+        family = rotation.genuine_family(parsed)
         if family is None:
             outcome: IssuedTokens | str = "forged"
         else:
-            outcome = _rotate(family, parsed.generation, ip, user_agent, now)
+            outcome = rotation.rotate(family, parsed.generation, ip, user_agent, now)
     if isinstance(outcome, str):
         logger.info("tokenauth: refresh refused for family %s: %s", parsed.public_id, outcome)
         raise InvalidRefreshToken(outcome)
@@ -154,10 +147,10 @@ def logout(
     if parsed is None:
         return
     with transaction.atomic():
-        family = _genuine_family(parsed)
+        family = rotation.genuine_family(parsed)
         if family is None:
             return
-        verdict = _classify(family, parsed.generation, ip, user_agent, now)
+        verdict = rotation.classify(family, parsed.generation, ip, user_agent, now)
         if verdict in ("current", "grace"):
             revocation.revoke_rows(revocation.row_of(family), RevocationReason.LOGOUT, now)
         elif verdict == "reuse":
@@ -219,160 +212,57 @@ def revoke_user(
         )
 
 
-def live_families(
-    *, user: AbstractBaseUser, now: datetime | None = None
-) -> QuerySet[RefreshTokenFamily]:
+@dataclass(frozen=True)
+class Session:
+    """A live family as its owner sees it (``sessions/``)."""
+
+    public_id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    ip_address: str | None
+
+
+def live_families(*, user: AbstractBaseUser, now: datetime | None = None) -> tuple[Session, ...]:
     """The user's families that can still refresh, newest first."""
     now = now or timezone.now()
-    return (
-        revocation.live(user_id=user.pk)
-        .filter(idle_expires_at__gt=now, absolute_expires_at__gt=now)
-        .order_by("-created_at")
-    )
-
-
-# --- rotation ---------------------------------------------------------------------------
-
-
-def _genuine_family(parsed: refresh_tokens.ParsedRefreshToken) -> RefreshTokenFamily | None:
-    """The token's family, locked for the transaction, or None when its MAC is not genuine.
-
-    A forged token never reaches a state change, whatever family it names.
-    """
-    family = _family_for_update(parsed.public_id)
-    if family is None or not refresh_tokens.verify(parsed, family_secret=family.secret):
-        return None
-    return family
-
-
-def _family_for_update(public_id: str) -> RefreshTokenFamily | None:
-    features = connections[router.db_for_write(RefreshTokenFamily)].features
-    families = RefreshTokenFamily.objects.filter(public_id=public_id)
-    if features.has_select_for_update_of:
-        # Lock the family row only, never the user row (PostgreSQL, MySQL).
-        families = families.select_related("user").select_for_update(of=("self",))
-    elif features.has_select_for_update:
-        families = families.select_for_update()  # MariaDB: no OF; the user is read unlocked
-    else:
-        families = families.select_related("user")  # SQLite: the compare-and-set guards it
-    return families.first()
-
-
-def _classify(
-    family: RefreshTokenFamily, generation: int, ip: str | None, user_agent: str, now: datetime
-) -> Verdict:
-    if family.revoked_at is not None:
-        return "revoked"  # revoked on purpose or for reuse: no grace
-    if generation == family.generation:
-        return "current"
-    if generation > family.generation:
-        return "forged"  # a MAC for a generation not yet issued: invalid, never reuse
-    grace = get_settings().reuse_grace_period
-    if (
-        grace > timedelta(0)  # 0 disables grace, even for a request that waited on the lock
-        and generation == family.generation - 1
-        and family.rotated_at is not None
-        and now - family.rotated_at < grace
-        # The same client as the rotation (network and agent): a thief elsewhere gets nothing.
-        and client_binding_matches(ip=ip, user_agent=user_agent, binding=family.rotation_binding)
-    ):
-        return "grace"
-    return "reuse"
-
-
-def _rotate(
-    family: RefreshTokenFamily,
-    generation: int,
-    ip: str | None,
-    user_agent: str,
-    now: datetime,
-    *,
-    retried: bool = False,
-) -> IssuedTokens | str:
-    verdict = _classify(family, generation, ip, user_agent, now)
-    if verdict in ("revoked", "forged"):
-        return verdict
-    if verdict == "reuse":
-        revocation.revoke_for_reuse(family, ip, user_agent, now)
-        return "reused"
-    problem = _unusable(family, now)
-    if problem:
-        return problem
-    if verdict == "grace":
-        # The same successor the first caller got; no row, expiry or last_used_at changes.
-        revocation.send_on_commit(
-            signals.token_refreshed,
-            user=family.user,
-            family_public_id=family.public_id,
-            generation=family.generation,
-            grace=True,
+    families = revocation.live(
+        user_id=user.pk, idle_expires_at__gt=now, absolute_expires_at__gt=now
+    ).order_by("-created_at")
+    return tuple(
+        Session(
+            public_id=family.public_id,
+            created_at=family.created_at,
+            last_used_at=family.last_used_at,
+            expires_at=family.expires_at,
+            user_agent=family.user_agent,
+            ip_address=family.ip_address,
         )
-        return _tokens(family, family.user, now=now)
-    idle_expires_at = min(
-        now + get_settings().refresh_token_idle_lifetime, family.absolute_expires_at
+        for family in families
     )
-    # Compare-and-set: whoever rotated first wins; on every backend, lock or no lock.
-    rotated = revocation.live(pk=family.pk, generation=generation).update(
-        generation=generation + 1,
-        last_used_at=now,
-        rotated_at=now,
-        idle_expires_at=idle_expires_at,
-        rotation_binding=client_binding(ip=ip, user_agent=user_agent),
-        # Re-stamped under the current SECRET_KEY, so retiring a fallback logs nobody out.
-        password_fingerprint=password_fingerprint(family.user.password),
-    )
-    if not rotated:
-        if retried:
-            return "conflict"
-        family.refresh_from_db()
-        return _rotate(family, generation, ip, user_agent, now, retried=True)
-    family.generation = generation + 1
-    family.idle_expires_at = idle_expires_at
-    revocation.send_on_commit(
-        signals.token_refreshed,
-        user=family.user,
-        family_public_id=family.public_id,
-        generation=family.generation,
-        grace=False,
-    )
-    return _tokens(family, family.user, now=now)
 
 
-def _unusable(family: RefreshTokenFamily, now: datetime) -> str:
-    """Why a genuine, unrevoked family cannot refresh, or ``""``."""
-    if now >= family.idle_expires_at or now >= family.absolute_expires_at:
-        return "expired"
-    user = family.user
-    # Also caught eagerly on save; this catches QuerySet.update(), which sends no signal.
-    if not user.is_active:
-        revocation.revoke_rows(revocation.row_of(family), RevocationReason.DEACTIVATED, now)
-        return "inactive_user"
-    if not password_fingerprint_matches(user.password, family.password_fingerprint):
-        revocation.revoke_rows(revocation.row_of(family), RevocationReason.PASSWORD_CHANGED, now)
-        return "password_changed"
-    return ""
+def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
+    """``database`` mode: the token's user if its family is live, in ONE query (a join).
 
-
-def _tokens(family: RefreshTokenFamily, user: AbstractBaseUser, *, now: datetime) -> IssuedTokens:
-    conf = get_settings()
-    access_expires_at = min(now + conf.access_token_lifetime, family.absolute_expires_at)
-    access_token = encode_access_token(
-        user_id=str(user.pk),
-        family_public_id=family.public_id,
-        password_version=password_fingerprint(user.password),
-        now=now,
-        expires_at=access_expires_at,
+    None when the family is revoked or unknown, the user inactive or their password changed
+    (caught through the fingerprint even after a ``QuerySet.update()``).
+    """
+    family = (
+        RefreshTokenFamily.objects.select_related("user")
+        .filter(public_id=claims.family_public_id)
+        .first()
     )
-    refresh_token = refresh_tokens.make_refresh_token(
-        family_secret=family.secret, public_id=family.public_id, generation=family.generation
-    )
-    return IssuedTokens(
-        access_token=access_token,
-        access_token_expires_in=int(access_expires_at.timestamp()) - int(now.timestamp()),
-        refresh_token=refresh_token,
-        refresh_token_expires_in=max(0, int((family.expires_at - now).total_seconds())),
-        family_public_id=family.public_id,
-    )
+    if (
+        family is None
+        or family.revoked_at is not None
+        or str(family.user_id) != claims.user_id
+        or not family.user.is_active
+        or not password_fingerprint_matches(family.user.password, family.password_fingerprint)
+    ):
+        return None
+    return family.user
 
 
 def public_key_set() -> dict[str, list[dict[str, str]]]:
