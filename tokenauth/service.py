@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from tokenauth import keys, refresh_tokens, revocation, rotation, signals
@@ -34,6 +36,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidRefreshToken",
     "IssuedTokens",
+    "PurgeResult",
     "RevocationReason",
     "Session",
     "TokenAuthError",
@@ -42,7 +45,9 @@ __all__ = [
     "login",
     "logout",
     "public_key_set",
+    "purge_expired",
     "refresh",
+    "revoke_families",
     "revoke_family",
     "revoke_token",
     "revoke_user",
@@ -202,6 +207,20 @@ def revoke_family(
         )
 
 
+def revoke_families(
+    *,
+    family_public_ids: Iterable[str],
+    reason: RevocationReason,
+    now: datetime | None = None,
+) -> int:
+    """Revoke the live families among ``family_public_ids`` (admin, command); returns how many."""
+    public_ids = [p for p in family_public_ids if refresh_tokens.is_public_id(p)]
+    with transaction.atomic():
+        return revocation.revoke_matching(
+            revocation.live(public_id__in=public_ids), reason, now or timezone.now()
+        )
+
+
 def revoke_user(
     *, user: AbstractBaseUser, reason: RevocationReason, now: datetime | None = None
 ) -> int:
@@ -263,6 +282,44 @@ def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
     ):
         return None
     return family.user
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    expired: int
+    revoked: int
+
+
+def purge_expired(
+    *,
+    now: datetime | None = None,
+    batch_size: int = 1000,
+    keep_revoked_for: timedelta = timedelta(days=7),
+) -> PurgeResult:
+    """Delete families that can never refresh again, in batches of ``batch_size`` rows.
+
+    Expired families go at once; revoked ones are kept ``keep_revoked_for`` (their reuse
+    records are evidence). A deleted family's tokens are simply unknown, never reuse.
+    """
+    now = now or timezone.now()
+    expired = Q(idle_expires_at__lte=now) | Q(absolute_expires_at__lte=now)
+    old_revoked = Q(revoked_at__lte=now - keep_revoked_for)
+    counts = [
+        _delete_in_batches(RefreshTokenFamily.objects.filter(condition), batch_size)
+        for condition in (expired & Q(revoked_at__isnull=True), old_revoked)
+    ]
+    logger.info("tokenauth: purged %d expired and %d revoked families", *counts)
+    return PurgeResult(expired=counts[0], revoked=counts[1])
+
+
+def _delete_in_batches(families: QuerySet[RefreshTokenFamily], batch_size: int) -> int:
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            pks = list(families.values_list("pk", flat=True)[:batch_size])
+            if not pks:
+                return deleted
+            deleted += RefreshTokenFamily.objects.filter(pk__in=pks).delete()[0]
 
 
 def public_key_set() -> dict[str, list[dict[str, str]]]:
