@@ -63,7 +63,9 @@ const post = (path, init) => fetch(target + path, {
 }).then(() => "sent", () => "blocked");
 Promise.all([
   post("refresh/", { headers: { "Content-Type": "text/plain" }, body: "{}" }),
-  post("logout/", { headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "a=b" }),
+  post("logout/", {
+    headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "a=b",
+  }),
 ]).then((results) => parent.postMessage(results.join(","), "*"));
 </script></body></html>"""
 
