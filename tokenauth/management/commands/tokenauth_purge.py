@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tokenauth import service
 
@@ -24,8 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, batch_size: int, keep_revoked_days: int, **options: Any) -> None:
         if batch_size < 1 or keep_revoked_days < 0:
-            self.stderr.write("--batch-size must be >= 1 and --keep-revoked-days >= 0")
-            raise SystemExit(2)
+            raise CommandError("--batch-size must be >= 1 and --keep-revoked-days >= 0")
         result = service.purge_expired(
             batch_size=batch_size, keep_revoked_for=timedelta(days=keep_revoked_days)
         )
