@@ -1,0 +1,164 @@
+"""tokenauth with a custom user model: ``USERNAME_FIELD = "email"``, no ``is_active`` column.
+
+Collected only by ``tests/test_custom_user_model.py``, which runs this directory in a
+subprocess under ``tests.custom_user.settings`` (AUTH_USER_MODEL cannot change mid-run).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from tests.custom_user.models import EmailUser
+from tokenauth.models import RefreshTokenFamily, RevocationReason
+
+EMAIL = "alice@example.com"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def email_user(db: None) -> EmailUser:
+    return EmailUser.objects.create_user(EMAIL, PASSWORD)
+
+
+def post_json(client: Client, url: str, body: Any, **extra: Any) -> Any:
+    return client.post(url, body, content_type="application/json", **extra)
+
+
+def post_form(client: Client, url: str, body: str) -> Any:
+    return client.post(url, body, content_type="application/x-www-form-urlencoded")
+
+
+def login(client: Client, django_capture_on_commit_callbacks: Any) -> dict[str, Any]:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_json(client, "/auth/login/", {"email": EMAIL, "password": PASSWORD})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def refresh(client: Client, refresh_token: str) -> Any:
+    return post_json(client, "/auth/refresh/", {"refresh_token": refresh_token})
+
+
+def assert_error(response: Any, status: int, error: str) -> None:
+    assert response.status_code == status, response.content
+    assert response.json()["error"] == error
+
+
+def test_the_suite_runs_on_an_email_user_without_an_is_active_column() -> None:
+    assert get_user_model() is EmailUser
+    assert EmailUser.USERNAME_FIELD == "email"
+    assert "is_active" not in {field.name for field in EmailUser._meta.concrete_fields}
+    assert EmailUser.is_active is True  # AbstractBaseUser's class attribute
+
+
+def test_login_takes_the_username_field(client: Client, email_user: EmailUser) -> None:
+    response = post_json(client, "/auth/login/", {"email": EMAIL, "password": PASSWORD})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    assert body["access_token"] and body["refresh_token"]
+    family = RefreshTokenFamily.objects.get(user=email_user)
+    assert family.revoked_at is None
+
+
+def test_login_with_username_instead_of_email_is_invalid_request(
+    client: Client, email_user: EmailUser
+) -> None:
+    response = post_json(client, "/auth/login/", {"username": EMAIL, "password": PASSWORD})
+
+    assert_error(response, 400, "invalid_request")
+    assert not RefreshTokenFamily.objects.exists()
+
+
+def test_token_password_grant_maps_rfc_username_onto_email(
+    client: Client, email_user: EmailUser
+) -> None:
+    body = urlencode({"grant_type": "password", "username": EMAIL, "password": PASSWORD})
+
+    response = post_form(client, "/auth/token/", body)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["refresh_token"]
+    assert RefreshTokenFamily.objects.filter(user=email_user).count() == 1
+
+
+def test_token_password_grant_with_a_wrong_password_is_invalid_grant(
+    client: Client, email_user: EmailUser
+) -> None:
+    body = urlencode({"grant_type": "password", "username": EMAIL, "password": "wrong"})
+
+    assert_error(post_form(client, "/auth/token/", body), 400, "invalid_grant")
+
+
+def test_refresh_rotates(
+    client: Client, email_user: EmailUser, django_capture_on_commit_callbacks: Any
+) -> None:
+    tokens = login(client, django_capture_on_commit_callbacks)
+
+    response = refresh(client, tokens["refresh_token"])
+
+    assert response.status_code == 200, response.content
+    assert response.json()["refresh_token"] != tokens["refresh_token"]
+    assert RefreshTokenFamily.objects.get(user=email_user).generation == 1
+
+
+def test_a_password_change_revokes_the_families(
+    client: Client, email_user: EmailUser, django_capture_on_commit_callbacks: Any
+) -> None:
+    tokens = login(client, django_capture_on_commit_callbacks)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        email_user.set_password("a brand new password")
+        email_user.save()
+
+    family = RefreshTokenFamily.objects.get(user=email_user)
+    assert family.revoked_at is not None
+    assert family.revocation_reason == RevocationReason.PASSWORD_CHANGED
+    assert_error(refresh(client, tokens["refresh_token"]), 400, "invalid_grant")
+
+
+def test_saving_the_user_without_an_is_active_column_works_and_revokes_nothing(
+    client: Client, email_user: EmailUser, django_capture_on_commit_callbacks: Any
+) -> None:
+    tokens = login(client, django_capture_on_commit_callbacks)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        email_user.save()
+        email_user.email = "alice@example.org"
+        email_user.save()
+
+    assert EmailUser.objects.get().email == "alice@example.org"
+    assert RefreshTokenFamily.objects.get(user=email_user).revoked_at is None
+    assert refresh(client, tokens["refresh_token"]).status_code == 200
+
+
+def test_database_mode_access_token_works_on_a_protected_view(
+    client: Client, email_user: EmailUser, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    assert settings.TOKENAUTH.get("ACCESS_TOKEN_REVOCATION", "database") == "database"
+    tokens = login(client, django_capture_on_commit_callbacks)
+
+    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"id": email_user.pk, "username": EMAIL}
+    assert client.get("/api/me/").status_code == 401
+
+
+def test_database_mode_refuses_the_access_token_after_a_password_change(
+    client: Client, email_user: EmailUser, django_capture_on_commit_callbacks: Any
+) -> None:
+    tokens = login(client, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        email_user.set_password("a brand new password")
+        email_user.save()
+
+    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+
+    assert response.status_code == 401
