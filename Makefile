@@ -4,7 +4,7 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python3.10; 
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint fmt typecheck bench migrations-check clean
+.PHONY: demo test lint fmt typecheck migrations-check clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.10+ is needed"; exit 1; }

@@ -194,7 +194,8 @@ def revoke_family(
 ) -> bool:
     """Revoke one live family (only the given user's, when ``user_pk`` is set).
 
-    Returns whether it was live; one ``UPDATE``.
+    Returns whether it was live. A locking read names the family for the signal, then one
+    ``UPDATE ... WHERE revoked_at IS NULL`` revokes it.
     """
     if not refresh_tokens.is_public_id(family_public_id):
         return False  # never send a NUL or 1 MB of text to the database
