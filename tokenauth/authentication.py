@@ -53,8 +53,8 @@ class AccessTokenAuthentication(BaseAuthentication):
         mode = get_settings().access_token_revocation
         if mode == "database":
             return self._database_user(request, claims), claims
-        if mode == "cache" and self._revoked_in_cache(claims):
-            self._fail(request, "The access token has been revoked.")
+        if mode == "cache":
+            self._check_cache(request, claims)
         try:
             return LazyUser(claims.user_id), claims
         except ValidationError:
@@ -82,12 +82,16 @@ class AccessTokenAuthentication(BaseAuthentication):
             self._fail(request, "The access token has been revoked.")
         return user
 
-    def _revoked_in_cache(self, claims: AccessClaims) -> bool:
+    def _check_cache(self, request: Request, claims: AccessClaims) -> None:
         try:
-            return revocation_cache.is_revoked(claims.family_public_id)
+            revoked = revocation_cache.is_revoked(claims.family_public_id)
         except revocation_cache.CacheUnavailable as exc:
             logger.error("tokenauth: revocation cache unreadable: %s", exc)
-            return get_settings().cache_failure == "closed"
+            if get_settings().cache_failure == "closed":
+                self._fail(request, "The access token cannot be checked right now.")
+            return  # CACHE_FAILURE "open": availability over prompt revocation
+        if revoked:
+            self._fail(request, "The access token has been revoked.")
 
 
 def _load_user(pk: Any) -> AbstractBaseUser:
