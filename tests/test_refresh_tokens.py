@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenauth import refresh_tokens
+from tokenauth import refresh_tokens, service
+from tokenauth.models import RefreshTokenFamily
 from tokenauth.refresh_tokens import ParsedRefreshToken, make_refresh_token, parse, verify
 
 OLD_SECRET_KEY = "old-tests-secret-key-that-is-long-enough-for-hmac-0123456789"
@@ -234,3 +235,22 @@ def test_parse_never_raises_on_decoded_bytes(data: bytes) -> None:
     text = data.decode("utf-8", errors="surrogateescape")
 
     assert parse(text) is None or text.isascii()
+
+
+def test_a_family_at_the_last_generation_refuses_to_rotate(user: Any) -> None:
+    issued = service.issue_tokens(user=user)
+    family = RefreshTokenFamily.objects.get()
+    RefreshTokenFamily.objects.filter(pk=family.pk).update(generation=refresh_tokens.MAX_GENERATION)
+    last = refresh_tokens.make_refresh_token(
+        family_secret=family.secret,
+        public_id=family.public_id,
+        generation=refresh_tokens.MAX_GENERATION,
+    )
+    assert refresh_tokens.parse(last) is not None  # ten digits still parse
+
+    with pytest.raises(service.InvalidRefreshToken) as refused:
+        service.refresh(refresh_token=last, ip=None, user_agent="")
+
+    assert refused.value.reason == "exhausted"
+    assert RefreshTokenFamily.objects.get().generation == refresh_tokens.MAX_GENERATION
+    assert issued.family_public_id == family.public_id

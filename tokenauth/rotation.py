@@ -100,6 +100,8 @@ def rotate(
     problem = unusable(family, now)
     if problem:
         return problem
+    if verdict == "current" and generation >= refresh_tokens.MAX_GENERATION:
+        return "exhausted"  # ten billion refreshes: the token format has no eleventh digit
     if verdict == "current" and not _compare_and_set(family, generation, ip, user_agent, now):
         if retried:
             return "conflict"
