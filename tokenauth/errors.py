@@ -61,8 +61,6 @@ def error_response(exc: BaseException) -> Response | None:
     wait = getattr(exc, "wait", None)  # Throttled's; missing from the stubs
     if isinstance(exc, exceptions.Throttled) and wait is not None:
         headers["Retry-After"] = str(int(wait))
-    if isinstance(exc, exceptions.MethodNotAllowed):
-        description = str(exc.detail)
     return Response(
         {"error": error, "error_description": description}, status=status_code, headers=headers
     )
