@@ -46,13 +46,17 @@ def test_token_is_prefix_public_id_generation_mac() -> None:
     assert _b64_bytes(mac) == 32  # a 256-bit MAC
 
 
-def test_public_id_is_128_random_bits_and_secret_256() -> None:
-    public_ids = {refresh_tokens.new_public_id() for _ in range(50)}
+def test_public_id_has_over_128_random_bits_and_secret_256() -> None:
+    public_ids = {refresh_tokens.new_public_id() for _ in range(2000)}
     family_secrets = {refresh_tokens.new_family_secret() for _ in range(50)}
 
-    assert len(public_ids) == 50
+    assert len(public_ids) == 2000
     assert len(family_secrets) == 50
-    assert all(len(p) == 22 and _b64_bytes(p) == 16 for p in public_ids)
+    # 62 choices for the first character, 64 for the 21 others: about 132 bits.
+    assert all(len(p) == 22 and refresh_tokens.is_public_id(p) for p in public_ids)
+    assert all(p[0].isalnum() for p in public_ids)  # never read as a command-line option
+    assert len({p[0] for p in public_ids}) > 50  # and the first character still varies
+    assert {c for p in public_ids for c in p[1:]} >= set("-_")
     assert all(len(bytes.fromhex(s)) == 32 for s in family_secrets)
 
 

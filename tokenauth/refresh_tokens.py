@@ -6,6 +6,7 @@ import base64
 import hmac
 import re
 import secrets
+import string
 from dataclasses import dataclass
 
 from django.conf import settings as django_settings
@@ -28,6 +29,8 @@ _SHAPE = re.compile(
     re.ASCII,
 )
 _MAC_SALT = "tokenauth.refresh_tokens.mac"
+_ALPHANUMERIC = string.ascii_letters + string.digits
+_URL_SAFE = _ALPHANUMERIC + "-_"
 _PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{22}", re.ASCII)
 
 
@@ -42,7 +45,10 @@ class ParsedRefreshToken:
 
 
 def new_public_id() -> str:
-    return secrets.token_urlsafe(16)  # 128 bits, 22 characters
+    """22 URL-safe characters, about 132 random bits, never starting with "-" or "_"
+    (so ``tokenauth_revoke --family <id>`` never mistakes one for an option)."""
+    first = secrets.choice(_ALPHANUMERIC)
+    return first + "".join(secrets.choice(_URL_SAFE) for _ in range(21))
 
 
 def is_public_id(value: str) -> bool:
