@@ -9,6 +9,7 @@ from django.test import Client
 
 from tests.conftest import post_json
 from tests.factories import PASSWORD
+from tokenauth.checks import check_settings
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
@@ -175,3 +176,77 @@ def test_insecure_cookie_drops_the_secure_prefix(client, user, tokenauth_setting
     assert cookie["secure"] == ""
     assert cookie["samesite"] == "Lax"
     assert cookie["path"] == "/"
+
+
+def test_a_body_token_in_cookie_mode_gets_its_successor_in_the_body(client, user):
+    # A native app in a cookie-mode deployment: it holds its token, not a cookie.
+    issued = client.post(
+        "/auth/token/",
+        f"grant_type=password&username={user.username}&password={PASSWORD.replace(' ', '+')}",
+        content_type="application/x-www-form-urlencoded",
+    ).json()
+
+    first = post_json(client, "/auth/refresh/", {"refresh_token": issued["refresh_token"]})
+    second = post_json(client, "/auth/refresh/", {"refresh_token": first.json()["refresh_token"]})
+
+    assert first.status_code == second.status_code == 200
+    assert COOKIE not in first.cookies
+    assert RefreshTokenFamily.objects.get().generation == 2
+    assert RefreshTokenFamily.objects.get().revoked_at is None
+
+
+def test_a_body_token_logout_leaves_the_cookie_session_alone(client, user):
+    browser_login(client, user)
+    other = Client()
+    token = other.post(
+        "/auth/token/",
+        f"grant_type=password&username={user.username}&password={PASSWORD.replace(' ', '+')}",
+        content_type="application/x-www-form-urlencoded",
+    ).json()["refresh_token"]
+
+    response = post_json(client, "/auth/logout/", {"refresh_token": token})
+
+    assert response.status_code == 204
+    assert COOKIE not in response.cookies
+    live = RefreshTokenFamily.objects.filter(revoked_at__isnull=True)
+    assert live.count() == 1
+    assert post_json(client, "/auth/refresh/", {}, **BROWSER).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        {"name": 123},
+        {"name": "a b;c"},
+        {"path": 5},
+        {"path": "auth"},
+        {"domain": "evil.com; Path=/"},
+        {"secure": "yes"},
+        {"samesite": "None", "secure": False},
+        {"name": "__Secure-x", "secure": False},
+        {"name": "__Host-x"},  # the default path is the mount prefix, not "/"
+        {"name": "__Host-x", "path": "/", "domain": "example.com"},
+    ],
+)
+def test_cookie_settings_browsers_would_drop_are_check_errors(settings, cookie):
+    settings.TOKENAUTH = {**settings.TOKENAUTH, "REFRESH_COOKIE": cookie}
+
+    assert "tokenauth.E007" in {message.id for message in check_settings()}
+
+
+def test_a_bad_cookie_name_falls_back_to_the_default_instead_of_a_500(client, user, settings):
+    settings.TOKENAUTH = {**settings.TOKENAUTH, "REFRESH_COOKIE": {"name": "a b;c"}}
+
+    response = browser_login(client, user)
+
+    assert response.status_code == 200
+    assert COOKIE in response.cookies
+
+
+def test_valid_cookie_settings_pass_the_checks(settings):
+    settings.TOKENAUTH = {
+        **settings.TOKENAUTH,
+        "REFRESH_COOKIE": {"name": "__Host-refresh", "path": "/", "samesite": "Lax"},
+    }
+
+    assert not [m for m in check_settings() if m.id == "tokenauth.E007"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -241,27 +242,58 @@ def _verifying_keys(p: _Parser, default_algorithm: str) -> tuple[VerifyingKeySet
     return tuple(keys)
 
 
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 token
+_COOKIE_ATTRIBUTE = re.compile(r"[^;,\s\x00-\x1f\x7f]+")  # no separators, spaces, controls
+
+
 def _cookie(p: _Parser) -> CookieSettings | None:
+    """Cookie mode's settings; a bad value is reported (E007) and replaced by its default."""
     raw = p.get("REFRESH_COOKIE")
     if raw is None:
         return None
+    label = "TOKENAUTH['REFRESH_COOKIE']"
     if not isinstance(raw, Mapping) or set(raw) - _COOKIE_KEYS:
-        p.problem(
-            "E007",
-            f"TOKENAUTH['REFRESH_COOKIE'] must be None or a dict with keys {sorted(_COOKIE_KEYS)}.",
-        )
+        p.problem("E007", f"{label} must be None or a dict with keys {sorted(_COOKIE_KEYS)}.")
         return None
+
+    def valid(key: str, ok: bool, requirement: str) -> object:
+        if ok:
+            return raw.get(key)
+        p.problem("E007", f"{label}['{key}'] {requirement}; not {raw.get(key)!r}.")
+        return None
+
+    name = raw.get("name")
+    name = valid("name", name is None or _matches(_COOKIE_NAME, name), "must be a cookie name")
+    path = raw.get("path")
+    path_ok = path is None or (_matches(_COOKIE_ATTRIBUTE, path) and str(path).startswith("/"))
+    path = valid("path", path_ok, "must be a URL path starting with '/'")
+    domain = raw.get("domain")
+    domain = valid(
+        "domain", domain is None or _matches(_COOKIE_ATTRIBUTE, domain), "must be a host"
+    )
+    secure = raw.get("secure", True)
+    secure = valid("secure", isinstance(secure, bool), "must be True or False") is not False
     samesite = raw.get("samesite", "Strict")
     if samesite not in ("Strict", "Lax", "None"):
-        p.problem("E007", "TOKENAUTH['REFRESH_COOKIE']['samesite'] must be Strict, Lax or None.")
+        p.problem("E007", f"{label}['samesite'] must be Strict, Lax or None.")
         samesite = "Strict"
+    # Browsers drop these cookies silently (RFC 6265bis §4.1.3, SameSite=None needs Secure).
+    prefix = str(name or "")
+    if not secure and (samesite == "None" or prefix.startswith(("__Secure-", "__Host-"))):
+        p.problem("E007", f"{label}: SameSite=None and __Secure-/__Host- names need secure.")
+    if prefix.startswith("__Host-") and (path != "/" or domain is not None):
+        p.problem("E007", f"{label}: a __Host- cookie needs path '/' and no domain.")
     return CookieSettings(
-        name=raw.get("name"),
-        path=raw.get("path"),
+        name=cast("str | None", name),
+        path=cast("str | None", path),
         samesite=cast(SameSite, samesite),
-        secure=bool(raw.get("secure", True)),
-        domain=raw.get("domain"),
+        secure=secure,
+        domain=cast("str | None", domain),
     )
+
+
+def _matches(pattern: re.Pattern[str], value: object) -> bool:
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -103,8 +103,9 @@ class TokenEndpoint(APIView):
             refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
         )
 
-    def refresh_token_of(self, request: Request) -> str | None:
-        """The body's refresh token, else (cookie mode) the cookie's, once the CSRF rule passes."""
+    def refresh_token_of(self, request: Request) -> tuple[str | None, bool]:
+        """The body's refresh token, else (cookie mode) the cookie's once the CSRF rule passes;
+        and whether it came from the cookie."""
         from_cookie = cookies.refresh_token_from_cookie(request) if cookies.enabled() else None
         if from_cookie is not None and not cookies.is_json(request):
             raise cookies.CsrfRefused()  # a form post riding on the cookie: 403, not 415
@@ -112,14 +113,14 @@ class TokenEndpoint(APIView):
             "refresh_token"
         )
         if from_body:
-            return str(from_body)  # a cross-site page cannot know it: no CSRF proof needed
+            return str(from_body), False  # a cross-site page cannot know it: no CSRF proof
         if from_cookie is not None:
             cookies.require_csrf_proof(request)
-        return from_cookie
+        return from_cookie, from_cookie is not None
 
 
 def token_response(tokens: service.IssuedTokens, *, cookie_mode: bool) -> Response:
-    """RFC 6749 §5.1; in cookie mode the refresh token travels only in the cookie."""
+    """RFC 6749 §5.1; with ``cookie_mode`` the refresh token travels only in the cookie."""
     body = token_response_body(tokens, include_refresh_token=not cookie_mode)
     response = Response(body, headers=NO_STORE)
     if cookie_mode:
@@ -144,8 +145,11 @@ class LoginView(TokenEndpoint):
 @_sensitive
 class RefreshView(TokenEndpoint):
     def post(self, request: Request) -> Response:
-        tokens = self.refresh_grant(request, self.refresh_token_of(request))
-        return token_response(tokens, cookie_mode=cookies.enabled())
+        refresh_token, from_cookie = self.refresh_token_of(request)
+        tokens = self.refresh_grant(request, refresh_token)
+        # The successor goes back the way the token came: a client that sent it in the body
+        # (a native app in a cookie-mode deployment) must get the next one in the body.
+        return token_response(tokens, cookie_mode=from_cookie)
 
 
 @_sensitive
@@ -171,7 +175,7 @@ class TokenView(TokenEndpoint):
 @_sensitive
 class LogoutView(TokenEndpoint):
     def post(self, request: Request) -> Response:
-        refresh_token = self.refresh_token_of(request)
+        refresh_token, from_cookie = self.refresh_token_of(request)
         response = Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
         if not refresh_token:
             if not cookies.enabled():
@@ -181,7 +185,7 @@ class LogoutView(TokenEndpoint):
         service.logout(
             refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
         )
-        if cookies.enabled():
+        if from_cookie:  # a body token's logout leaves the cookie's own session alone
             cookies.clear_refresh_cookie(response)
         return response
 
