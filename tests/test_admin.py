@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import Client
 
 from tests.factories import UserFactory
@@ -194,3 +195,47 @@ def test_deleting_a_user_in_the_admin_cascades_to_their_families(
     assert not get_user_model().objects.filter(pk=user.pk).exists()
     assert not RefreshTokenFamily.objects.filter(user_id=user.pk).exists()
     assert RefreshTokenFamily.objects.filter(pk=bystander.pk, revoked_at__isnull=True).exists()
+
+
+def _staff_with(*codenames: str) -> Client:
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_viewing_sessions_does_not_allow_revoking_them(user: Any) -> None:
+    viewer = _staff_with("view_refreshtokenfamily")
+    issued = service.issue_tokens(user=user)
+    family = RefreshTokenFamily.objects.get(public_id=issued.family_public_id)
+
+    page = viewer.get(CHANGELIST)
+    response = viewer.post(CHANGELIST, {"action": "revoke", "_selected_action": [family.pk]})
+
+    assert page.status_code == 200
+    assert b'value="revoke"' not in page.content
+    assert response.status_code in (200, 302)
+    assert RefreshTokenFamily.objects.get(pk=family.pk).revoked_at is None
+
+
+def test_the_revoke_permission_allows_revoking(user: Any) -> None:
+    revoker = _staff_with("view_refreshtokenfamily", "revoke_refreshtokenfamily")
+    issued = service.issue_tokens(user=user)
+    family = RefreshTokenFamily.objects.get(public_id=issued.family_public_id)
+
+    response = revoker.post(CHANGELIST, {"action": "revoke", "_selected_action": [family.pk]})
+
+    assert response.status_code == 302
+    assert RefreshTokenFamily.objects.get(pk=family.pk).revocation_reason == RevocationReason.ADMIN
+
+
+def test_families_can_be_found_by_username(staff_client: Client, user: Any) -> None:
+    other = UserFactory(username="someone-else")
+    mine = service.issue_tokens(user=user).family_public_id
+    theirs = service.issue_tokens(user=other).family_public_id
+
+    page = staff_client.get(CHANGELIST, {"q": user.username})
+
+    assert mine.encode() in page.content
+    assert theirs.encode() not in page.content

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -31,7 +32,6 @@ class RefreshTokenFamilyAdmin(_ModelAdmin):
         "ip_address",
     ]
     list_filter = ["revocation_reason", "revoked_at", "created_at"]
-    search_fields = ["public_id", "user__pk"]
     list_select_related = ["user"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
@@ -62,7 +62,14 @@ class RefreshTokenFamilyAdmin(_ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # read-only; deleting stays allowed so deleting a user is never blocked
 
-    @admin.action(description="Revoke selected families", permissions=["view"])
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        """Revoking is its own permission: viewing sessions must not let staff end them."""
+        return request.user.has_perm("tokenauth.revoke_refreshtokenfamily")
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return ["public_id", f"user__{get_user_model().USERNAME_FIELD}"]
+
+    @admin.action(description="Revoke selected families", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[RefreshTokenFamily]) -> None:
         count = service.revoke_families(
             family_public_ids=queryset.values_list("public_id", flat=True),

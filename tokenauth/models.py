@@ -54,6 +54,7 @@ class RefreshTokenFamily(models.Model):
     class Meta:
         verbose_name = _("refresh token family")
         verbose_name_plural = _("refresh token families")
+        permissions = [("revoke_refreshtokenfamily", "Can revoke refresh token families")]
         indexes = [
             models.Index(fields=["user", "revoked_at"], name="tokenauth_user_revoked"),
             models.Index(fields=["absolute_expires_at"], name="tokenauth_absolute_exp"),
