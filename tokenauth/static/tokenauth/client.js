@@ -28,6 +28,7 @@ export class TokenAuthClient {
   #accessToken = null;
   #expiresAt = 0;
   #refreshing = null;
+  #epoch = 0; // bumped by logout: answers to requests sent before it are dropped
 
   constructor({ baseUrl = "/auth/", fetch: fetchImpl = globalThis.fetch.bind(globalThis) } = {}) {
     this.baseUrl = baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`;
@@ -53,30 +54,50 @@ export class TokenAuthClient {
     return this.#refreshing;
   }
 
+  // Ends the session on the server; throws TokenAuthError when the server did not (the
+  // access token is forgotten either way).
   async logout() {
-    try {
-      await this.#post("logout/", {});
-    } finally {
-      this.#forget();
+    this.#epoch += 1;
+    this.#forget();
+    // Let a refresh in flight land first, so the cookie sent is the newest one.
+    await (this.#refreshing || Promise.resolve()).catch(() => undefined);
+    const response = await this.#post("logout/", {});
+    if (!response.ok) {
+      throw new TokenAuthError(response.status, await response.json().catch(() => null));
     }
   }
 
-  // fetch() with the access token; on a 401 it refreshes once and retries once.
+  // fetch() with the access token. On a 401 it refreshes once and retries once; if that
+  // refresh fails, the 401 response is returned as it came. A body must be re-sendable
+  // (a string, FormData, Blob...): a Request object is cloned for the retry.
   async fetch(input, init = {}) {
+    let refreshed = false;
     if (this.#accessToken === null || Date.now() >= this.#expiresAt) {
-      await this.refresh().catch(() => undefined);
+      refreshed = await this.refresh().then(() => true, () => false);
+      if (!refreshed && this.#accessToken === null) {
+        return this.fetchImpl(input, init); // anonymous: let the API say 401 itself
+      }
     }
-    let response = await this.fetchImpl(input, this.#withBearer(init));
-    if (response.status === 401) {
+    const retryInput = input instanceof Request ? input.clone() : input;
+    const response = await this.fetchImpl(input, this.#withBearer(input, init));
+    if (response.status !== 401 || refreshed) {
+      return response;
+    }
+    try {
       await this.refresh();
-      response = await this.fetchImpl(input, this.#withBearer(init));
+    } catch {
+      return response;
     }
-    return response;
+    return this.fetchImpl(retryInput, this.#withBearer(retryInput, init));
   }
 
   async #tokenRequest(path, body) {
+    const epoch = this.#epoch;
     const response = await this.#post(path, body);
     const payload = await response.json().catch(() => null);
+    if (epoch !== this.#epoch) {
+      throw new TokenAuthError(401, { error: "logged_out", error_description: "Logged out." });
+    }
     if (!response.ok) {
       this.#forget();
       throw new TokenAuthError(response.status, payload);
@@ -96,8 +117,9 @@ export class TokenAuthClient {
     });
   }
 
-  #withBearer(init) {
-    const headers = new Headers(init.headers || {});
+  #withBearer(input, init) {
+    // init.headers would replace a Request's own headers: start from those.
+    const headers = new Headers(init.headers || (input instanceof Request ? input.headers : {}));
     if (this.#accessToken !== null) {
       headers.set("Authorization", `Bearer ${this.#accessToken}`);
     }
