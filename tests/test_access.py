@@ -116,7 +116,7 @@ def _decode_at(access_token: str, when: datetime = NOW) -> AccessClaims:
         return decode_access_token(access_token)
 
 
-def _refused(access_token: str, when: datetime = NOW) -> None:
+def assert_refused(access_token: str, when: datetime = NOW) -> None:
     with pytest.raises(InvalidAccessToken):
         _decode_at(access_token, when)
 
@@ -236,13 +236,13 @@ def test_hand_forged_token_with_the_right_key_is_accepted() -> None:
 def test_alg_none_is_refused() -> None:
     unsigned = _forge(_header(alg="none"))
     assert unsigned.endswith(".")
-    _refused(unsigned)
-    _refused(_forge(_header(alg="none"), key=b"") + "c2ln")  # with a signature part anyway
+    assert_refused(unsigned)
+    assert_refused(_forge(_header(alg="none"), key=b"") + "c2ln")  # with a signature part anyway
 
 
 def test_hs512_token_is_refused_when_hs256_is_configured() -> None:
     # Same secret, same kid: only the algorithm differs.
-    _refused(_forge(_header(alg="HS512")))
+    assert_refused(_forge(_header(alg="HS512")))
 
 
 def test_hs256_token_signed_with_the_public_key_is_refused_under_rs256(
@@ -254,7 +254,7 @@ def test_hs256_token_signed_with_the_public_key_is_refused_under_rs256(
     kid = keys.get_key_set().signing.kid
 
     for secret in (public_pem, public_pem.encode(), public_pem.strip()):
-        _refused(_forge(_header(alg="HS256", kid=kid), key=secret, algorithm="HS256"))
+        assert_refused(_forge(_header(alg="HS256", kid=kid), key=secret, algorithm="HS256"))
 
 
 def test_public_key_as_hmac_secret_is_refused_for_a_verifying_key_too(
@@ -265,21 +265,21 @@ def test_public_key_as_hmac_secret_is_refused_for_a_verifying_key_too(
         VERIFYING_KEYS=[{"kid": "old-rsa", "key": _public_pem(old_key), "algorithm": "RS256"}]
     )
 
-    _refused(
+    assert_refused(
         _forge(_header(alg="HS256", kid="old-rsa"), key=_public_pem(old_key), algorithm="HS256")
     )
 
 
 @pytest.mark.parametrize("typ", ["JWT", "jwt", "at+JWT+x", "application/jwt", "", "JOSE", 1])
 def test_wrong_typ_is_refused(typ: Any) -> None:
-    _refused(_forge(_header(typ=typ)))
+    assert_refused(_forge(_header(typ=typ)))
 
 
 def test_missing_typ_is_refused() -> None:
     header = _header()
     del header["typ"]
 
-    _refused(_forge(header))
+    assert_refused(_forge(header))
 
 
 @pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT", "Application/AT+JWT"])
@@ -291,7 +291,7 @@ def test_missing_kid_is_refused() -> None:
     header = _header()
     del header["kid"]
 
-    _refused(_forge(header))
+    assert_refused(_forge(header))
 
 
 @pytest.mark.parametrize("kid", ["unknown", "", 0, ["x"], {"kid": "x"}, None])
@@ -299,7 +299,7 @@ def test_unknown_or_malformed_kid_is_refused(kid: Any) -> None:
     header = _header()
     header["kid"] = kid
 
-    _refused(_forge(header))
+    assert_refused(_forge(header))
 
 
 # --- refusals: claims ---------------------------------------------------------------------
@@ -307,7 +307,7 @@ def test_unknown_or_malformed_kid_is_refused(kid: Any) -> None:
 
 @pytest.mark.parametrize("claim", ["exp", "iat", "sub", "sid", "pwv"])
 def test_token_without_a_required_claim_is_refused(claim: str) -> None:
-    _refused(_forge(payload=_claims(**{claim: None})))
+    assert_refused(_forge(payload=_claims(**{claim: None})))
 
 
 @pytest.mark.parametrize(
@@ -315,7 +315,7 @@ def test_token_without_a_required_claim_is_refused(claim: str) -> None:
     [("sub", 42), ("sid", ["x"]), ("pwv", 1), ("exp", "soon"), ("iat", "now"), ("jti", 5)],
 )
 def test_claim_of_the_wrong_type_is_refused(claim: str, value: Any) -> None:
-    _refused(_forge(payload=_claims(**{claim: value})))
+    assert_refused(_forge(payload=_claims(**{claim: value})))
 
 
 @pytest.mark.parametrize(
@@ -335,11 +335,11 @@ def test_wrong_or_missing_issuer_or_audience_is_refused(
     good = {"iss": "https://issuer.example", "aud": "https://api.example"}
     assert _decode_at(_forge(payload=_claims(**good))).user_id == "42"
 
-    _refused(_forge(payload=_claims(**{**good, **overrides})))
+    assert_refused(_forge(payload=_claims(**{**good, **overrides})))
 
 
 def test_token_for_some_audience_is_refused_when_none_is_configured() -> None:
-    _refused(_forge(payload=_claims(aud="https://other.example")))
+    assert_refused(_forge(payload=_claims(aud="https://other.example")))
 
 
 def test_expired_token_is_refused() -> None:
@@ -347,20 +347,20 @@ def test_expired_token_is_refused() -> None:
     expires_at = NOW + LIFETIME
 
     assert _decode_at(access_token, expires_at - timedelta(seconds=1)).user_id == "42"
-    _refused(access_token, expires_at)
-    _refused(access_token, expires_at + timedelta(days=1))
+    assert_refused(access_token, expires_at)
+    assert_refused(access_token, expires_at + timedelta(days=1))
 
 
 def test_leeway_is_honoured(tokenauth_settings: Any) -> None:
     access_token = _issue()
     expires_at = NOW + LIFETIME
-    _refused(access_token, expires_at + timedelta(seconds=10))
+    assert_refused(access_token, expires_at + timedelta(seconds=10))
 
     tokenauth_settings(LEEWAY=timedelta(seconds=30))
 
     assert _decode_at(access_token, expires_at + timedelta(seconds=10)).user_id == "42"
     assert _decode_at(access_token, expires_at + timedelta(seconds=29)).user_id == "42"
-    _refused(access_token, expires_at + timedelta(seconds=31))
+    assert_refused(access_token, expires_at + timedelta(seconds=31))
 
 
 # --- refusals: not a token of ours at all -------------------------------------------------
@@ -374,14 +374,14 @@ def test_refresh_token_is_refused_as_access_token() -> None:
     )
     assert refresh_token.startswith("tkrt_")
 
-    _refused(refresh_token)
+    assert_refused(refresh_token)
 
 
 def test_64_kb_token_is_refused() -> None:
     big = _forge(payload=_claims(padding="x" * 64 * 1024))
     assert len(big) > 64 * 1024
-    _refused(big)
-    _refused("a" * 32 * 1024 + "." + "b" * 32 * 1024 + ".c")
+    assert_refused(big)
+    assert_refused("a" * 32 * 1024 + "." + "b" * 32 * 1024 + ".c")
 
 
 @pytest.mark.parametrize("depth", [1000, 5000, 50_000])
@@ -389,13 +389,13 @@ def test_deeply_nested_header_is_refused(depth: int) -> None:
     header = _header()
     header_json = json.dumps(header)[:-1] + ', "x": ' + "[" * depth + "]" * depth + "}"
     body = _b64(json.dumps(_claims()).encode())
-    _refused(f"{_b64(header_json.encode())}.{body}.{_b64(b'signature')}")
+    assert_refused(f"{_b64(header_json.encode())}.{body}.{_b64(b'signature')}")
 
 
 @pytest.mark.parametrize("depth", [5000, 50_000])
 def test_deeply_nested_payload_is_refused(depth: int) -> None:
     payload = json.dumps(_claims())[:-1] + ', "x": ' + "[" * depth + "]" * depth + "}"
-    _refused(_forge(payload=payload.encode()))
+    assert_refused(_forge(payload=payload.encode()))
 
 
 def test_nested_payload_within_the_size_limit_raises_only_invalid_access_token() -> None:
@@ -426,7 +426,7 @@ def test_nested_payload_within_the_size_limit_raises_only_invalid_access_token()
     ],
 )
 def test_non_ascii_and_garbage_strings_are_refused(garbage: str) -> None:
-    _refused(garbage)
+    assert_refused(garbage)
 
 
 @pytest.mark.parametrize(
@@ -434,13 +434,13 @@ def test_non_ascii_and_garbage_strings_are_refused(garbage: str) -> None:
     [b"[1, 2, 3]", b"not json", b"\xff\xfe\xfd", b'"a string"', b"null", b"{}"],
 )
 def test_signed_payload_that_is_not_a_claims_object_is_refused(payload: bytes) -> None:
-    _refused(_forge(payload=payload))
+    assert_refused(_forge(payload=payload))
 
 
 @pytest.mark.parametrize("header_json", [b"[]", b"null", b"\xff\xfe", b"{", b'"at+jwt"'])
 def test_header_that_is_not_a_json_object_is_refused(header_json: bytes) -> None:
     body = _b64(json.dumps(_claims()).encode())
-    _refused(f"{_b64(header_json)}.{body}.{_b64(b'signature')}")
+    assert_refused(f"{_b64(header_json)}.{body}.{_b64(b'signature')}")
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
@@ -493,7 +493,7 @@ def test_default_hs_key_is_derived_from_secret_key_not_secret_key_itself(
             access_token, settings.SECRET_KEY, algorithms=["HS256"], options={"verify_exp": False}
         )
 
-    _refused(_forge(key=settings.SECRET_KEY))
+    assert_refused(_forge(key=settings.SECRET_KEY))
     raw_kid = _b64(
         hashlib.sha256(
             json.dumps(
@@ -503,7 +503,7 @@ def test_default_hs_key_is_derived_from_secret_key_not_secret_key_itself(
             ).encode()
         ).digest()
     )
-    _refused(_forge(_header(kid=raw_kid), key=settings.SECRET_KEY))
+    assert_refused(_forge(_header(kid=raw_kid), key=settings.SECRET_KEY))
 
 
 def test_default_hs_key_changes_with_secret_key(settings: Any) -> None:
@@ -511,7 +511,7 @@ def test_default_hs_key_changes_with_secret_key(settings: Any) -> None:
 
     settings.SECRET_KEY = "another-secret-key-for-this-deployment-0123456789-abcdef"
 
-    _refused(access_token)
+    assert_refused(access_token)
 
 
 def test_tokens_signed_before_a_secret_key_rotation_verify_from_the_fallbacks(
@@ -533,7 +533,7 @@ def test_tokens_signed_before_a_secret_key_rotation_verify_from_the_fallbacks(
 
     settings.SECRET_KEY_FALLBACKS = []
 
-    _refused(access_token)
+    assert_refused(access_token)
     assert _decode_at(new_token).user_id == "42"
 
 
@@ -545,14 +545,14 @@ def test_verifying_keys_accept_the_previous_hs_key_by_kid(tokenauth_settings: An
     tokenauth_settings(
         SIGNING_KEY="the-current-signing-key-0123456789-abcdef", SIGNING_KEY_ID="2026-02"
     )
-    _refused(old_token)
+    assert_refused(old_token)
 
     tokenauth_settings(VERIFYING_KEYS=[{"kid": "2026-01", "key": old_secret}])
     assert _decode_at(old_token).user_id == "42"
     assert jwt.get_unverified_header(_issue())["kid"] == "2026-02"
     # The kid picks the key: the old secret under another kid is refused.
-    _refused(_forge(_header(kid="2026-02"), key=old_secret))
-    _refused(_forge(_header(kid="2026-01"), key="some-other-secret-of-32-bytes-0123456789"))
+    assert_refused(_forge(_header(kid="2026-02"), key=old_secret))
+    assert_refused(_forge(_header(kid="2026-01"), key="some-other-secret-of-32-bytes-0123456789"))
 
 
 # --- keys: asymmetric ---------------------------------------------------------------------
@@ -582,7 +582,7 @@ def test_asymmetric_token_signed_by_another_key_is_refused(asymmetric: Any) -> N
     algorithm, _ = asymmetric
     other_key = _KEY_FACTORIES[algorithm]()
 
-    _refused(_forge(key=other_key))
+    assert_refused(_forge(key=other_key))
     assert _decode_at(_forge()).user_id == "42"
 
 
@@ -668,8 +668,8 @@ def test_asymmetric_key_rotation_keeps_old_tokens_and_publishes_both_keys(
     assert set(published) == {old_kid, jwt.get_unverified_header(new_token)["kid"]}
     assert published[old_kid]["kty"] == "RSA"
     # The entry's algorithm is the only one its kid accepts.
-    _refused(_forge(_header(alg="HS256", kid=old_kid), key=_public_pem(old_key), algorithm="HS256"))
-    _refused(_forge(_header(alg="PS256", kid=old_kid), key=old_key, algorithm="PS256"))
+    assert_refused(_forge(_header(alg="HS256", kid=old_kid), key=_public_pem(old_key), algorithm="HS256"))
+    assert_refused(_forge(_header(alg="PS256", kid=old_kid), key=old_key, algorithm="PS256"))
 
 
 def test_settings_override_reloads_the_keys() -> None:
@@ -681,4 +681,4 @@ def test_settings_override_reloads_the_keys() -> None:
         assert _decode_at(overridden).user_id == "42"
 
     assert jwt.get_unverified_header(_issue())["kid"] == first_kid
-    _refused(overridden)
+    assert_refused(overridden)
