@@ -668,7 +668,9 @@ def test_asymmetric_key_rotation_keeps_old_tokens_and_publishes_both_keys(
     assert set(published) == {old_kid, jwt.get_unverified_header(new_token)["kid"]}
     assert published[old_kid]["kty"] == "RSA"
     # The entry's algorithm is the only one its kid accepts.
-    assert_refused(_forge(_header(alg="HS256", kid=old_kid), key=_public_pem(old_key), algorithm="HS256"))
+    assert_refused(
+        _forge(_header(alg="HS256", kid=old_kid), key=_public_pem(old_key), algorithm="HS256")
+    )
     assert_refused(_forge(_header(alg="PS256", kid=old_kid), key=old_key, algorithm="PS256"))
 
 
