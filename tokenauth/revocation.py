@@ -40,6 +40,14 @@ def revoke_rows(
     count = live(pk__in=[pk for pk, _, _ in rows]).update(revoked_at=now, revocation_reason=reason)
     if not count:
         return 0  # revoked meanwhile by someone else, who signals
+    _announce(rows, reason)
+    public_ids = ", ".join(public_id for _, public_id, _ in rows)
+    logger.info("tokenauth: revoked %d families (%s): %s", count, reason, public_ids)
+    return count
+
+
+def _announce(rows: Sequence[tuple[int, str, object]], reason: RevocationReason) -> None:
+    """After commit: cache markers (cache mode) and one ``family_revoked`` per user."""
     public_ids = tuple(public_id for _, public_id, _ in rows)
     transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
     for user_id in {user_id for _, _, user_id in rows}:
@@ -47,8 +55,6 @@ def revoke_rows(
         send_on_commit(
             signals.family_revoked, user_id=user_id, family_public_ids=ids, reason=reason
         )
-    logger.info("tokenauth: revoked %d families (%s): %s", count, reason, ", ".join(public_ids))
-    return count
 
 
 def row_of(family: RefreshTokenFamily) -> list[tuple[int, str, object]]:
@@ -80,14 +86,7 @@ def revoke_for_reuse(
         clean_ip(ip),
         user_agent[:255],
     )
-    public_ids = (family.public_id,)
-    transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
-    send_on_commit(
-        signals.family_revoked,
-        user_id=family.user_id,
-        family_public_ids=public_ids,
-        reason=RevocationReason.REUSE_DETECTED,
-    )
+    _announce(row_of(family), RevocationReason.REUSE_DETECTED)
     send_on_commit(
         signals.refresh_token_reused,
         user_id=family.user_id,
