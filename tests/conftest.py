@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from tests.factories import PASSWORD, UserFactory
+from tokenauth import signals
 
 requires_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
@@ -55,3 +56,44 @@ def tokenauth_settings(settings: Any) -> Callable[..., None]:
         settings.TOKENAUTH = {**settings.TOKENAUTH, **values}
 
     return _override
+
+
+# A Redis cache where nothing listens (port 1): for the outage paths.
+UNREACHABLE_REDIS = {
+    "BACKEND": "django.core.cache.backends.redis.RedisCache",
+    "LOCATION": "redis://127.0.0.1:1/0",
+}
+
+
+def private_pem(private_key: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return private_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def public_pem(private_key: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+@pytest.fixture
+def revoked_events() -> Iterator[list[dict[str, Any]]]:
+    """Every ``family_revoked`` sent during the test, as its keyword arguments."""
+    events: list[dict[str, Any]] = []
+
+    def _receiver(sender: Any, **kwargs: Any) -> None:
+        kwargs.pop("signal", None)
+        events.append(kwargs)
+
+    signals.family_revoked.connect(_receiver, weak=False, dispatch_uid="tests-revoked-events")
+    yield events
+    signals.family_revoked.disconnect(dispatch_uid="tests-revoked-events")

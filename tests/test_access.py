@@ -13,13 +13,13 @@ from typing import Any
 import jwt
 import pytest
 import time_machine
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.test import override_settings
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from tests.conftest import private_pem, public_pem
 from tokenauth import keys, refresh_tokens
 from tokenauth.access import (
     AccessClaims,
@@ -121,22 +121,6 @@ def assert_refused(access_token: str, when: datetime = NOW) -> None:
         _decode_at(access_token, when)
 
 
-def _private_pem(private_key: Any) -> str:
-    return private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def _public_pem(private_key: Any) -> str:
-    return (
-        private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
 _KEY_FACTORIES = {
     "RS256": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
     "PS256": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
@@ -168,7 +152,7 @@ def asymmetric(tokenauth_settings: Any, request: pytest.FixtureRequest) -> Any:
     """Configure ALGORITHM = request.param with a freshly generated private key; return it."""
     algorithm = request.param
     private_key = _KEY_FACTORIES[algorithm]()
-    tokenauth_settings(ALGORITHM=algorithm, SIGNING_KEY=_private_pem(private_key))
+    tokenauth_settings(ALGORITHM=algorithm, SIGNING_KEY=private_pem(private_key))
     return algorithm, private_key
 
 
@@ -249,11 +233,11 @@ def test_hs256_token_signed_with_the_public_key_is_refused_under_rs256(
     tokenauth_settings: Any,
 ) -> None:
     private_key = _KEY_FACTORIES["RS256"]()
-    tokenauth_settings(ALGORITHM="RS256", SIGNING_KEY=_private_pem(private_key))
-    public_pem = _public_pem(private_key)
+    tokenauth_settings(ALGORITHM="RS256", SIGNING_KEY=private_pem(private_key))
+    public = public_pem(private_key)
     kid = keys.get_key_set().signing.kid
 
-    for secret in (public_pem, public_pem.encode(), public_pem.strip()):
+    for secret in (public, public.encode(), public.strip()):
         assert_refused(_forge(_header(alg="HS256", kid=kid), key=secret, algorithm="HS256"))
 
 
@@ -262,11 +246,11 @@ def test_public_key_as_hmac_secret_is_refused_for_a_verifying_key_too(
 ) -> None:
     old_key = _KEY_FACTORIES["RS256"]()
     tokenauth_settings(
-        VERIFYING_KEYS=[{"kid": "old-rsa", "key": _public_pem(old_key), "algorithm": "RS256"}]
+        VERIFYING_KEYS=[{"kid": "old-rsa", "key": public_pem(old_key), "algorithm": "RS256"}]
     )
 
     assert_refused(
-        _forge(_header(alg="HS256", kid="old-rsa"), key=_public_pem(old_key), algorithm="HS256")
+        _forge(_header(alg="HS256", kid="old-rsa"), key=public_pem(old_key), algorithm="HS256")
     )
 
 
@@ -650,14 +634,14 @@ def test_asymmetric_key_rotation_keeps_old_tokens_and_publishes_both_keys(
     tokenauth_settings: Any,
 ) -> None:
     old_key, new_key = _KEY_FACTORIES["RS256"](), _KEY_FACTORIES["ES256"]()
-    tokenauth_settings(ALGORITHM="RS256", SIGNING_KEY=_private_pem(old_key))
+    tokenauth_settings(ALGORITHM="RS256", SIGNING_KEY=private_pem(old_key))
     old_token = _issue()
     old_kid = jwt.get_unverified_header(old_token)["kid"]
 
     tokenauth_settings(
         ALGORITHM="ES256",
-        SIGNING_KEY=_private_pem(new_key),
-        VERIFYING_KEYS=[{"kid": old_kid, "key": _public_pem(old_key), "algorithm": "RS256"}],
+        SIGNING_KEY=private_pem(new_key),
+        VERIFYING_KEYS=[{"kid": old_kid, "key": public_pem(old_key), "algorithm": "RS256"}],
     )
 
     assert _decode_at(old_token).user_id == "42"
@@ -669,7 +653,7 @@ def test_asymmetric_key_rotation_keeps_old_tokens_and_publishes_both_keys(
     assert published[old_kid]["kty"] == "RSA"
     # The entry's algorithm is the only one its kid accepts.
     assert_refused(
-        _forge(_header(alg="HS256", kid=old_kid), key=_public_pem(old_key), algorithm="HS256")
+        _forge(_header(alg="HS256", kid=old_kid), key=public_pem(old_key), algorithm="HS256")
     )
     assert_refused(_forge(_header(alg="PS256", kid=old_kid), key=old_key, algorithm="PS256"))
 

@@ -19,7 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.request import Request
 
-from tests.conftest import post_json, requires_redis
+from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis
 from tests.factories import UserFactory
 from tokenauth import service
 from tokenauth.access import decode_access_token, encode_access_token
@@ -32,10 +32,6 @@ ME, WHOAMI = "/api/me/", "/api/whoami/"
 INVALID_TOKEN_CHALLENGE = re.compile(
     r'\ABearer realm="api", error="invalid_token", error_description="[^"\\]+"\Z'
 )
-UNREACHABLE_REDIS = {
-    "BACKEND": "django.core.cache.backends.redis.RedisCache",
-    "LOCATION": "redis://127.0.0.1:1/0",
-}
 
 
 def _get(client: Client, path: str, access_token: str, scheme: str = "Bearer") -> Any:

@@ -8,37 +8,17 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.core.checks import ERROR, WARNING
 from django.core.management import call_command
 from django.test import override_settings
 
+from tests.conftest import UNREACHABLE_REDIS, private_pem, public_pem
 from tokenauth import checks, keys
 from tokenauth.checks import check_settings
 from tokenauth.settings import get_settings
 
 HS256_32 = "k" * 32
-REDIS_CACHE = {
-    "BACKEND": "django.core.cache.backends.redis.RedisCache",
-    "LOCATION": "redis://127.0.0.1:1/0",
-}
-
-
-def _private_pem(private_key: Any) -> str:
-    return private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def _public_pem(private_key: Any) -> str:
-    return (
-        private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
 
 
 _RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -207,18 +187,18 @@ def test_e006_names_the_bad_entry(settings: Any) -> None:
 @pytest.mark.parametrize(
     ("algorithm", "signing_key"),
     [
-        ("RS256", _private_pem(_P256)),  # an EC key for RSA
-        ("RS256", _private_pem(_ED25519)),
-        ("RS256", _public_pem(_RSA)),  # a public key where the private one is needed
+        ("RS256", private_pem(_P256)),  # an EC key for RSA
+        ("RS256", private_pem(_ED25519)),
+        ("RS256", public_pem(_RSA)),  # a public key where the private one is needed
         ("RS256", "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n"),
         ("RS256", "just a string, long enough to pass for something"),
-        ("PS256", _private_pem(_P384)),
-        ("ES256", _private_pem(_RSA)),
-        ("ES256", _private_pem(_P384)),  # the wrong curve
-        ("ES256", _private_pem(_SECP256K1)),  # the wrong 256-bit curve
-        ("ES384", _private_pem(_P256)),
-        ("EdDSA", _private_pem(_RSA)),
-        ("EdDSA", _private_pem(_P256)),
+        ("PS256", private_pem(_P384)),
+        ("ES256", private_pem(_RSA)),
+        ("ES256", private_pem(_P384)),  # the wrong curve
+        ("ES256", private_pem(_SECP256K1)),  # the wrong 256-bit curve
+        ("ES384", private_pem(_P256)),
+        ("EdDSA", private_pem(_RSA)),
+        ("EdDSA", private_pem(_P256)),
     ],
 )
 def test_e008_signing_pem_that_does_not_fit_the_algorithm(
@@ -232,11 +212,11 @@ def test_e008_signing_pem_that_does_not_fit_the_algorithm(
 @pytest.mark.parametrize(
     ("algorithm", "verifying_key"),
     [
-        ("RS256", _public_pem(_P256)),
-        ("RS256", _private_pem(_RSA)),  # a private key where only the public one belongs
-        ("ES256", _public_pem(_RSA)),
-        ("ES256", _public_pem(_SECP256K1)),
-        ("EdDSA", _public_pem(_P256)),
+        ("RS256", public_pem(_P256)),
+        ("RS256", private_pem(_RSA)),  # a private key where only the public one belongs
+        ("ES256", public_pem(_RSA)),
+        ("ES256", public_pem(_SECP256K1)),
+        ("EdDSA", public_pem(_P256)),
         ("RS256", "-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----\n"),
     ],
 )
@@ -248,7 +228,7 @@ def test_e008_verifying_pem_that_does_not_fit_its_algorithm(
     assert _ids(tokenauth, settings) == ["tokenauth.E008"]
 
 
-@pytest.mark.parametrize("pem", [_public_pem(_RSA), _private_pem(_P256)])
+@pytest.mark.parametrize("pem", [public_pem(_RSA), private_pem(_P256)])
 def test_e008_pem_key_used_as_an_hmac_secret(settings: Any, pem: str) -> None:
     # PyJWT refuses a PEM as an HMAC secret when signing: the check must say so before that.
     assert _ids({"ALGORITHM": "HS256", "SIGNING_KEY": pem}, settings) == ["tokenauth.E008"]
@@ -263,8 +243,8 @@ def test_e008_pem_key_used_as_an_hmac_secret(settings: Any, pem: str) -> None:
 def test_fitting_asymmetric_keys_are_clean(settings: Any, algorithm: str, private_key: Any) -> None:
     tokenauth = {
         "ALGORITHM": algorithm,
-        "SIGNING_KEY": _private_pem(private_key),
-        "VERIFYING_KEYS": [{"kid": "old", "key": _public_pem(private_key)}],
+        "SIGNING_KEY": private_pem(private_key),
+        "VERIFYING_KEYS": [{"kid": "old", "key": public_pem(private_key)}],
     }
 
     assert _ids(tokenauth, settings) == []
@@ -330,7 +310,7 @@ def test_w002_names_the_configured_alias(settings: Any) -> None:
     settings.DEBUG = False
     settings.CACHES = {
         **settings.CACHES,
-        "shared": REDIS_CACHE,
+        "shared": UNREACHABLE_REDIS,
         "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     }
 
@@ -370,7 +350,7 @@ _PROBLEMS: dict[str, Any] = {
     "missing key": {"ALGORITHM": "ES256"},
     "short hmac key": {"SIGNING_KEY": "k" * 31},
     "bad verifying entry": {"VERIFYING_KEYS": [{"kid": "old"}]},
-    "misfitting pem": {"ALGORITHM": "ES256", "SIGNING_KEY": _private_pem(_RSA)},
+    "misfitting pem": {"ALGORITHM": "ES256", "SIGNING_KEY": private_pem(_RSA)},
     "lifetime out of range": {"ACCESS_TOKEN_LIFETIME": timedelta(seconds=10)},
     "local cache": {"ACCESS_TOKEN_REVOCATION": "cache"},
 }

@@ -17,12 +17,12 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session as AuthlibSession
 from authlib.integrations.requests_client import OAuthError
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwcrypto import jwk, jwt
 from oauthlib.oauth2 import LegacyApplicationClient, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
+from tests.conftest import private_pem, public_pem
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -208,22 +208,6 @@ def test_authlib_revoking_an_access_token_ends_its_family(
 
 
 # jwcrypto reading jwks.json -----------------------------------------------------------------
-
-
-def private_pem(private_key: Any) -> str:
-    return private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
-def public_pem(private_key: Any) -> str:
-    return (
-        private_key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
 
 
 def new_rsa_key() -> Any:

@@ -14,7 +14,7 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from tests.factories import PASSWORD, UserFactory
-from tokenauth import revocation_cache, service, signals
+from tokenauth import revocation_cache, service
 from tokenauth.fingerprints import password_fingerprint
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidRefreshToken, IssuedTokens
@@ -55,19 +55,6 @@ def _family(tokens: IssuedTokens) -> RefreshTokenFamily:
 
 def _reasons(*tokens: IssuedTokens) -> list[str]:
     return [_family(t).revocation_reason for t in tokens]
-
-
-@pytest.fixture
-def revoked_events() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-
-    def _receiver(sender: Any, **kwargs: Any) -> None:
-        kwargs.pop("signal", None)
-        events.append(kwargs)
-
-    signals.family_revoked.connect(_receiver, weak=False, dispatch_uid="test-receivers-revoked")
-    yield events
-    signals.family_revoked.disconnect(dispatch_uid="test-receivers-revoked")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,9 +10,9 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
-from tests.conftest import post_json
+from tests.conftest import UNREACHABLE_REDIS, post_json
 from tests.factories import PASSWORD, UserFactory
-from tokenauth import keys, revocation, service, signals
+from tokenauth import keys, revocation, service
 from tokenauth.checks import check_settings
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.settings import get_settings
@@ -22,23 +21,6 @@ IP = "203.0.113.10"
 UA = "pytest-agent/1.0"
 BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
 COOKIE = "__Secure-tokenauth-refresh"
-UNREACHABLE_REDIS = {
-    "BACKEND": "django.core.cache.backends.redis.RedisCache",
-    "LOCATION": "redis://127.0.0.1:1/0",  # port 1: nothing listens there
-}
-
-
-@pytest.fixture
-def revoked_events() -> Iterator[list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
-
-    def _receiver(sender: Any, **kwargs: Any) -> None:
-        kwargs.pop("signal", None)
-        events.append(kwargs)
-
-    signals.family_revoked.connect(_receiver, weak=False, dispatch_uid="test-review-revoked")
-    yield events
-    signals.family_revoked.disconnect(dispatch_uid="test-review-revoked")
 
 
 def _error_ids(messages: list[Any]) -> list[str]:
