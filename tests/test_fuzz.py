@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import random
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import jwt
 import pytest
-from django.core.cache import caches
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,13 +31,6 @@ fuzz_settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache() -> Iterator[None]:
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 import jwt
 import pytest
 import time_machine
-from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -43,14 +42,6 @@ SESSION_FIELDS = {
 FORM = "application/x-www-form-urlencoded"
 GRACE = timedelta(seconds=10)
 _TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
-
-
-@pytest.fixture(autouse=True)
-def _empty_cache() -> Iterator[None]:
-    """Throttle counters and revocation markers must not leak between tests."""
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
 
 
 @pytest.fixture
