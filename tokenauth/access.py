@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -77,9 +80,10 @@ def decode_access_token(access_token: str) -> AccessClaims:
         raise InvalidAccessToken("malformed token")
     conf = get_settings()
     try:
-        header = jwt.get_unverified_header(access_token)
-        key = get_key_set().by_kid.get(header.get("kid"))  # type: ignore[arg-type]  # checked below
-        if key is None or not isinstance(header.get("kid"), str):
+        header = _unverified_header(access_token)
+        kid = header.get("kid")
+        key = get_key_set().by_kid.get(kid) if isinstance(kid, str) else None
+        if key is None:
             raise InvalidAccessToken("unknown key id")
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.lower() not in _TYP:
@@ -96,6 +100,22 @@ def decode_access_token(access_token: str) -> AccessClaims:
     except (jwt.PyJWTError, KeyError_, TypeError) as exc:
         raise InvalidAccessToken(str(exc) or type(exc).__name__) from exc
     return _claims(payload)
+
+
+def _unverified_header(access_token: str) -> dict[str, object]:
+    """The JOSE header, read only to pick the key; PyJWT parses and checks it again.
+
+    Done here rather than with ``jwt.get_unverified_header``, which also decodes the payload
+    and signature: that was a third of the verification time (see benchmarks/).
+    """
+    segment = access_token.partition(".")[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, binascii.Error, RecursionError) as exc:  # bad base64, UTF-8 or JSON
+        raise InvalidAccessToken("malformed header") from exc
+    if not isinstance(header, dict):
+        raise InvalidAccessToken("malformed header")
+    return header
 
 
 def _claims(payload: dict[str, object]) -> AccessClaims:
