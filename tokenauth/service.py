@@ -20,6 +20,7 @@ from tokenauth.access import (
     decode_access_token,
 )
 from tokenauth.client_info import clean_ip, clean_user_agent
+from tokenauth.family_lookup import family_and_user
 from tokenauth.fingerprints import (
     password_fingerprint,
     password_fingerprint_matches,
@@ -269,20 +270,18 @@ def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
     None when the family is revoked or unknown, the user inactive or their password changed
     (caught through the fingerprint even after a ``QuerySet.update()``).
     """
-    family = (
-        RefreshTokenFamily.objects.select_related("user")
-        .filter(public_id=claims.family_public_id)
-        .first()
-    )
+    found = family_and_user(claims.family_public_id)
+    if found is None:
+        return None
+    family, user = found
     if (
-        family is None
-        or family.revoked_at is not None
-        or str(family.user_id) != claims.user_id
-        or not family.user.is_active
-        or not password_fingerprint_matches(family.user.password, family.password_fingerprint)
+        family.revoked_at is not None
+        or str(user.pk) != claims.user_id
+        or not user.is_active
+        or not password_fingerprint_matches(user.password, family.password_fingerprint)
     ):
         return None
-    return family.user
+    return user
 
 
 @dataclass(frozen=True)

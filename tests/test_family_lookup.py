@@ -1,0 +1,67 @@
+"""``database`` mode's precompiled lookup gives exactly what the ORM would, in one statement."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tokenauth import family_lookup, service
+from tokenauth.models import RefreshTokenFamily, RevocationReason
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def family(user: Any) -> RefreshTokenFamily:
+    user.last_login = timezone.now() - timedelta(days=3)
+    user.save(update_fields=["last_login"])
+    service.issue_tokens(user=user)
+    return RefreshTokenFamily.objects.get(user=user)
+
+
+def test_the_user_is_the_one_the_orm_builds(family: RefreshTokenFamily) -> None:
+    state, user = family_lookup.family_and_user(family.public_id)  # type: ignore[misc]
+
+    from_orm = get_user_model().objects.get(pk=family.user_id)
+    for field in get_user_model()._meta.concrete_fields:
+        assert getattr(user, field.attname) == getattr(from_orm, field.attname), field.name
+    assert timezone.is_aware(user.last_login)  # converters ran (SQLite returns text)
+    assert user._state.adding is False and user._state.db == "default"
+    assert state == family_lookup.FamilyState(None, family.password_fingerprint)
+
+
+def test_a_revoked_family_reads_as_revoked(family: RefreshTokenFamily) -> None:
+    service.revoke_family(family_public_id=family.public_id, reason=RevocationReason.ADMIN)
+
+    state, _ = family_lookup.family_and_user(family.public_id)  # type: ignore[misc]
+
+    assert state.revoked_at is not None
+
+
+def test_the_statement_is_compiled_once_per_connection_and_runs_alone(
+    family: RefreshTokenFamily,
+) -> None:
+    family_lookup.family_and_user(family.public_id)
+    compiled = family_lookup._statements[connections["default"]]
+
+    with CaptureQueriesContext(connections["default"]) as queries:
+        family_lookup.family_and_user(family.public_id)
+
+    assert family_lookup._statements[connections["default"]] is compiled
+    assert len(queries.captured_queries) == 1
+
+
+@pytest.mark.parametrize(
+    "public_id",
+    ["", "nope", "' OR '1'='1", "\x00public_id\x00", "%s", "a" * 500, "é" * 22],
+)
+def test_an_unknown_or_hostile_public_id_finds_nothing(
+    family: RefreshTokenFamily, public_id: str
+) -> None:
+    assert family_lookup.family_and_user(public_id) is None
