@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
+from django.db import connections, transaction
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -48,12 +49,12 @@ def test_the_statement_is_compiled_once_per_connection_and_runs_alone(
     family: RefreshTokenFamily,
 ) -> None:
     family_lookup.family_and_user(family.public_id)
-    compiled = family_lookup._statements[connections["default"]]
+    compiled = family_lookup._AUTHENTICATION._compiled[connections["default"]]
 
     with CaptureQueriesContext(connections["default"]) as queries:
         family_lookup.family_and_user(family.public_id)
 
-    assert family_lookup._statements[connections["default"]] is compiled
+    assert family_lookup._AUTHENTICATION._compiled[connections["default"]] is compiled
     assert len(queries.captured_queries) == 1
 
 
@@ -65,3 +66,25 @@ def test_an_unknown_or_hostile_public_id_finds_nothing(
     family: RefreshTokenFamily, public_id: str
 ) -> None:
     assert family_lookup.family_and_user(public_id) is None
+
+
+def test_the_family_for_update_is_the_one_the_orm_builds_with_its_user_attached(
+    family: RefreshTokenFamily,
+) -> None:
+    with transaction.atomic(), CaptureQueriesContext(connections["default"]) as queries:
+        locked = family_lookup.family_for_update(family.public_id)
+        assert locked is not None
+        user_pk = locked.user.pk  # already loaded: no second statement
+
+    assert len(queries.captured_queries) == 1
+    for field in RefreshTokenFamily._meta.concrete_fields:
+        assert getattr(locked, field.attname) == getattr(family, field.attname), field.name
+    assert user_pk == family.user_id and locked._state.adding is False
+
+
+@pytest.mark.django_db(transaction=True)  # no test-wide transaction around it
+def test_family_for_update_refuses_to_run_outside_a_transaction(
+    family: RefreshTokenFamily,
+) -> None:
+    with pytest.raises(TransactionManagementError):
+        family_lookup.family_for_update(family.public_id)

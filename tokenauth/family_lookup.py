@@ -1,14 +1,15 @@
-"""``database`` mode's per-request read: a family's state and its user, in one statement.
+"""The two reads on the hot paths, a family with its user, each one statement compiled once.
 
-Django compiles a queryset to SQL each time it runs, and for this join that costs several
-times what running the statement does (see ``benchmarks/``). The statement never changes
-shape, so it is compiled once per database connection and reused. Rows still go through the
-ORM's own converters and ``Model.from_db``, so the user is the instance the ORM would build.
+Django compiles a queryset to SQL each time it runs, and for these joins that costs several
+times what running the statement does (see ``benchmarks/``). The statements never change
+shape, so each is compiled once per database connection and reused. Rows still go through
+the ORM's own converters and ``Model.from_db``, so the instances are the ones the ORM builds.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,15 +19,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.transaction import TransactionManagementError
 
 from tokenauth.models import RefreshTokenFamily
 from tokenauth.refresh_tokens import is_public_id
 
-__all__ = ["FamilyState", "family_and_user"]
+__all__ = ["FamilyState", "family_and_user", "family_for_update"]
 
 _PLACEHOLDER = "\x00public_id\x00"
-_FAMILY_COLUMNS = ("revoked_at", "password_fingerprint")
 
 
 @dataclass(frozen=True)
@@ -37,52 +39,98 @@ class FamilyState:
     password_fingerprint: str
 
 
+def family_and_user(public_id: str) -> tuple[FamilyState, AbstractBaseUser] | None:
+    """``database`` mode, every request: the family's state and its user, or None."""
+    found = _AUTHENTICATION.fetch(router.db_for_read(RefreshTokenFamily), public_id)
+    if found is None:
+        return None
+    alias, (revoked_at, fingerprint, *user_values) = found
+    return FamilyState(revoked_at, fingerprint), _user(alias, user_values)
+
+
+def family_for_update(public_id: str) -> RefreshTokenFamily | None:
+    """Refresh: the family (with its user), row-locked for the transaction where the database
+    can lock it; SQLite has no row locks and relies on the compare-and-set."""
+    alias = router.db_for_write(RefreshTokenFamily)
+    if not connections[alias].in_atomic_block:  # the check Django makes when it compiles
+        raise TransactionManagementError("family_for_update needs a transaction")
+    features = connections[alias].features
+    if features.has_select_for_update and not features.has_select_for_update_of:
+        # MariaDB: no FOR UPDATE OF, so lock the family alone and read the user unlocked.
+        return RefreshTokenFamily.objects.select_for_update().filter(public_id=public_id).first()
+    found = _ROTATION.fetch(alias, public_id)
+    if found is None:
+        return None
+    alias, values = found
+    split = len(_FAMILY_FIELDS)
+    family = RefreshTokenFamily.from_db(alias, _FAMILY_FIELDS, values[:split])
+    family.user = _user(alias, values[split:])  # type: ignore[assignment]  # AUTH_USER_MODEL
+    return family
+
+
+_FAMILY_FIELDS = tuple(field.attname for field in RefreshTokenFamily._meta.concrete_fields)
+
+
+def _user_fields() -> tuple[str, ...]:
+    return tuple(field.attname for field in get_user_model()._meta.concrete_fields)
+
+
+def _user(alias: str, values: list[Any]) -> AbstractBaseUser:
+    return get_user_model().from_db(alias, _user_fields(), values)
+
+
 @dataclass(frozen=True)
-class _Statement:
+class _Compiled:
     sql: str
     params: tuple[Any, ...]
     public_id_index: int
     compiler: SQLCompiler  # its converters turn raw column values into Python ones
-    user_fields: tuple[str, ...]
 
 
-_statements: WeakKeyDictionary[BaseDatabaseWrapper, _Statement] = WeakKeyDictionary()
-_lock = threading.Lock()
+class _Statement:
+    """One SELECT by public id, compiled on first use on each connection."""
+
+    def __init__(self, build: Callable[[BaseDatabaseWrapper], QuerySet[Any]]) -> None:
+        self._build = build
+        self._compiled: WeakKeyDictionary[BaseDatabaseWrapper, _Compiled] = WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def fetch(self, alias: str, public_id: str) -> tuple[str, list[Any]] | None:
+        if not is_public_id(public_id):
+            return None  # nothing to look up; and PostgreSQL refuses some strings (NUL)
+        connection = connections[alias]
+        compiled = self._compiled.get(connection) or self._compile(connection)
+        params = list(compiled.params)
+        params[compiled.public_id_index] = public_id
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchmany(1)
+        for row in compiled.compiler.results_iter(results=[rows]):
+            return alias, list(row)
+        return None
+
+    def _compile(self, connection: BaseDatabaseWrapper) -> _Compiled:
+        compiler = self._build(connection).query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        compiled = _Compiled(sql, tuple(params), list(params).index(_PLACEHOLDER), compiler)
+        with self._lock:
+            self._compiled[connection] = compiled
+        return compiled
 
 
-def family_and_user(public_id: str) -> tuple[FamilyState, AbstractBaseUser] | None:
-    """The family with this public id and its user, or None when there is no such family."""
-    if not is_public_id(public_id):
-        return None  # nothing to look up; and PostgreSQL refuses some strings (NUL) outright
-    alias = router.db_for_read(RefreshTokenFamily)
-    connection = connections[alias]
-    statement = _statements.get(connection) or _compile(connection, alias)
-    params = list(statement.params)
-    params[statement.public_id_index] = public_id
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        rows = cursor.fetchmany(1)
-    for row in statement.compiler.results_iter(results=[rows]):
-        revoked_at, fingerprint, *user_values = row
-        user = get_user_model().from_db(alias, statement.user_fields, user_values)
-        return FamilyState(revoked_at, fingerprint), user
-    return None
-
-
-def _compile(connection: BaseDatabaseWrapper, alias: str) -> _Statement:
-    user_fields = tuple(field.attname for field in get_user_model()._meta.concrete_fields)
-    queryset = RefreshTokenFamily._base_manager.filter(public_id=_PLACEHOLDER).values_list(
-        *_FAMILY_COLUMNS, *(f"user__{name}" for name in user_fields)
+def _authentication_query(connection: BaseDatabaseWrapper) -> QuerySet[Any]:
+    return RefreshTokenFamily.objects.filter(public_id=_PLACEHOLDER).values_list(
+        "revoked_at", "password_fingerprint", *(f"user__{name}" for name in _user_fields())
     )[:1]
-    compiler = queryset.query.get_compiler(connection=connection)
-    sql, params = compiler.as_sql()
-    statement = _Statement(
-        sql=sql,
-        params=tuple(params),
-        public_id_index=list(params).index(_PLACEHOLDER),
-        compiler=compiler,
-        user_fields=user_fields,
-    )
-    with _lock:
-        _statements[connection] = statement
-    return statement
+
+
+def _rotation_query(connection: BaseDatabaseWrapper) -> QuerySet[Any]:
+    families = RefreshTokenFamily.objects.filter(public_id=_PLACEHOLDER)
+    if connection.features.has_select_for_update_of:
+        # Lock the family row only, never the user row (PostgreSQL).
+        families = families.select_for_update(of=("self",))
+    return families.values_list(*_FAMILY_FIELDS, *(f"user__{name}" for name in _user_fields()))[:1]
+
+
+_AUTHENTICATION = _Statement(_authentication_query)
+_ROTATION = _Statement(_rotation_query)

@@ -7,10 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from django.db import connections, router
-
 from tokenauth import refresh_tokens, revocation, signals
 from tokenauth.access import encode_access_token
+from tokenauth.family_lookup import family_for_update
 from tokenauth.fingerprints import (
     client_binding,
     client_binding_matches,
@@ -44,19 +43,6 @@ def genuine_family(parsed: refresh_tokens.ParsedRefreshToken) -> RefreshTokenFam
     if family is None or not refresh_tokens.verify(parsed, family_secret=family.secret):
         return None
     return family
-
-
-def family_for_update(public_id: str) -> RefreshTokenFamily | None:
-    features = connections[router.db_for_write(RefreshTokenFamily)].features
-    families = RefreshTokenFamily.objects.filter(public_id=public_id)
-    if features.has_select_for_update_of:
-        # Lock the family row only, never the user row (PostgreSQL, MySQL).
-        families = families.select_related("user").select_for_update(of=("self",))
-    elif features.has_select_for_update:
-        families = families.select_for_update()  # MariaDB: no OF; the user is read unlocked
-    else:
-        families = families.select_related("user")  # SQLite: the compare-and-set guards it
-    return families.first()
 
 
 def classify(
