@@ -106,6 +106,22 @@ def test_protected_resources_answer_503_when_the_database_is_down(
     assert int(response["Retry-After"]) > 0
 
 
+@pytest.mark.parametrize("mode", ["cache", "none"])
+def test_a_lazy_user_that_cannot_load_is_503_not_500(
+    mode: str, client: Client, tokens: dict[str, Any], tokenauth_settings: Any, request: Any
+) -> None:
+    """No query at authentication; the view's ``get_username()`` meets the dead database."""
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION=mode)
+    request.getfixturevalue("database_down")
+    client.raise_request_exception = False
+
+    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+
+    assert response.status_code == 503, response.content
+    assert response.json()["detail"]
+    assert int(response["Retry-After"]) > 0
+
+
 def test_the_service_recovers_when_the_database_comes_back(
     client: Client, tokens: dict[str, Any]
 ) -> None:

@@ -100,6 +100,9 @@ def _load_user(pk: Any) -> AbstractBaseUser:
         user = user_model._default_manager.get(pk=pk)
     except (user_model.DoesNotExist, ValueError, OverflowError):  # gone, or a pk no row can have
         raise exceptions.AuthenticationFailed("The user no longer exists.") from None
+    except DatabaseError as exc:  # loaded from inside the view: still a 503, never a 500
+        logger.error("tokenauth: database unavailable loading the user: %s", exc)
+        raise ServiceUnavailable() from exc
     if not user.is_active:
         raise exceptions.AuthenticationFailed("The user is inactive.")
     return user
