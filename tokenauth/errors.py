@@ -7,7 +7,7 @@ from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from tokenauth import cookies, service, throttling
+from tokenauth import cookies, revocation_cache, service, throttling
 
 MAX_BODY_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -40,6 +40,7 @@ _ERRORS: dict[type[BaseException], tuple[int, str]] = {
     exceptions.Throttled: (429, "too_many_requests"),
     cookies.CsrfRefused: (403, "invalid_request"),
     throttling.ThrottleUnavailable: (503, "temporarily_unavailable"),
+    revocation_cache.CacheUnavailable: (503, "temporarily_unavailable"),
     OperationalError: (503, "temporarily_unavailable"),  # database locked or lost
     InterfaceError: (503, "temporarily_unavailable"),
 }

@@ -9,7 +9,7 @@ from django.core.cache import caches
 
 from tokenauth.settings import get_settings
 
-__all__ = ["CacheUnavailable", "is_revoked", "mark_revoked"]
+__all__ = ["CacheUnavailable", "is_revoked", "mark_revoked", "require_readable"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,3 +46,12 @@ def is_revoked(family_public_id: str) -> bool:
         return caches[get_settings().cache_alias].get(_key(family_public_id)) is not None
     except Exception as exc:  # redis.ConnectionError, pymemcache errors, ...: no common base
         raise CacheUnavailable(str(exc)) from exc
+
+
+def require_readable() -> None:
+    """``cache`` mode with ``CACHE_FAILURE`` "closed": raise ``CacheUnavailable`` when the cache
+    cannot be read, so a refresh answers 503 instead of minting an access token that every
+    protected resource would refuse (DESIGN §3)."""
+    conf = get_settings()
+    if conf.access_token_revocation == "cache" and conf.cache_failure == "closed":
+        is_revoked("-")  # no family has this id: only whether the read succeeds matters

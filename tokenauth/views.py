@@ -17,7 +17,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from tokenauth import cookies, errors, service, throttling
+from tokenauth import cookies, errors, revocation_cache, service, throttling
 from tokenauth.authentication import AccessTokenAuthentication
 from tokenauth.errors import (
     MAX_BODY_BYTES,
@@ -99,6 +99,7 @@ class TokenEndpoint(APIView):
     def refresh_grant(self, request: Request, refresh_token: str | None) -> service.IssuedTokens:
         if not refresh_token:
             raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
+        revocation_cache.require_readable()
         return service.refresh(
             refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
         )
