@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import secrets
@@ -105,10 +106,16 @@ def decode_access_token(access_token: str) -> AccessClaims:
 def _unverified_header(access_token: str) -> dict[str, object]:
     """The JOSE header, read only to pick the key; PyJWT parses and checks it again.
 
-    Done here rather than with ``jwt.get_unverified_header``, which also decodes the payload
-    and signature: that was a third of the verification time (see benchmarks/).
+    Not ``jwt.get_unverified_header``, which also decodes the payload and signature: that was
+    a third of the verification time (see benchmarks/). Every token a key signs has the same
+    header, so its parse is cached.
     """
-    segment = access_token.partition(".")[0]
+    return _parse_header(access_token.partition(".")[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_header(segment: str) -> dict[str, object]:
+    """Callers only read the result, so sharing one dict between calls is safe."""
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
     except (ValueError, binascii.Error, RecursionError) as exc:  # bad base64, UTF-8 or JSON
