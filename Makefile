@@ -3,8 +3,9 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11 python3.10; 
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && echo $$p && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
+BENCH_BIN := .venv-bench/bin
 
-.PHONY: demo test lint fmt typecheck migrations-check clean
+.PHONY: demo test bench lint fmt typecheck migrations-check clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.10+ is needed"; exit 1; }
@@ -23,13 +24,25 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
+## bench: tokenauth vs simplejwt, knox and oauth-toolkit, installed into .venv-bench; SQLite,
+## plus PostgreSQL and Redis when reachable (DATABASE_URL / REDIS_URL, or the local defaults)
+bench: $(BENCH_BIN)/.installed
+	$(BENCH_BIN)/python -m benchmarks $(BENCH_ARGS)
+
+$(BENCH_BIN)/.installed: pyproject.toml benchmarks/requirements.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.10+ is needed"; exit 1; }
+	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv .venv-bench
+	$(BENCH_BIN)/python -m pip install --quiet --upgrade pip
+	$(BENCH_BIN)/python -m pip install --quiet -e ".[crypto]" -r benchmarks/requirements.txt
+	touch $@
+
 lint: $(BIN)/.installed
-	$(BIN)/ruff check tokenauth tests example_project
-	$(BIN)/ruff format --check tokenauth
+	$(BIN)/ruff check tokenauth tests example_project benchmarks
+	$(BIN)/ruff format --check tokenauth benchmarks
 
 fmt: $(BIN)/.installed
-	$(BIN)/ruff format tokenauth tests example_project
-	$(BIN)/ruff check --fix tokenauth tests example_project
+	$(BIN)/ruff format tokenauth tests example_project benchmarks
+	$(BIN)/ruff check --fix tokenauth tests example_project benchmarks
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -38,4 +51,4 @@ migrations-check: $(BIN)/.installed
 	DJANGO_SETTINGS_MODULE=tests.settings $(BIN)/python -m django makemigrations --check --dry-run tokenauth
 
 clean:
-	rm -rf $(VENV) .tox .mypy_cache .ruff_cache example_project/db.sqlite3
+	rm -rf $(VENV) .venv-bench .tox .mypy_cache .ruff_cache example_project/db.sqlite3

@@ -1,0 +1,372 @@
+"""Every benchmark section against one database; prints the results as JSON on stdout.
+
+Run by ``benchmarks.run`` once per database (``BENCH_DATABASE_URL`` unset: SQLite file;
+set: PostgreSQL). Not meant to be run by hand, but ``python -m benchmarks.suite`` works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
+warnings.filterwarnings("ignore", message="The OAuth 2.0 resource owner password", module="")
+django.setup()
+
+import jwt  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.hashers import make_password  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+
+from benchmarks.harness import Contender, Reply, call, expect, run_alternating, summary  # noqa: E402
+
+PASSWORD = "correct horse battery staple"
+User = get_user_model()
+
+
+def _user(username: str, hasher: str = "md5") -> Any:
+    return User.objects.create(username=username, password=make_password(PASSWORD, hasher=hasher))
+
+
+def _fast_hasher() -> Any:
+    return override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+
+
+def _revocation(mode: str) -> Callable[[], Any]:
+    from django.conf import settings
+
+    return lambda: override_settings(
+        TOKENAUTH={**settings.TOKENAUTH, "ACCESS_TOKEN_REVOCATION": mode}
+    )
+
+
+def _oauth_application() -> Any:
+    from oauth2_provider.models import get_application_model
+
+    application_model = get_application_model()
+    return application_model.objects.create(
+        name="benchmark",
+        client_id="benchmark-client",
+        client_type=application_model.CLIENT_PUBLIC,
+        authorization_grant_type=application_model.GRANT_PASSWORD,
+        hash_client_secret=False,
+    )
+
+
+# --- the libraries' own ways of starting a session ------------------------------------------
+
+
+def tokenauth_login(username: str) -> dict[str, Any]:
+    body = {"username": username, "password": PASSWORD}
+    return expect(call("POST", "/auth/login/", json_body=body)).json()
+
+
+def simplejwt_login(username: str) -> dict[str, Any]:
+    body = {"username": username, "password": PASSWORD}
+    return expect(call("POST", "/simplejwt/token/", json_body=body)).json()
+
+
+def knox_login(username: str) -> dict[str, Any]:
+    return expect(call("POST", "/knox/login/", basic=(username, PASSWORD))).json()
+
+
+def oauth_toolkit_login(username: str) -> dict[str, Any]:
+    form = {
+        "grant_type": "password",
+        "username": username,
+        "password": PASSWORD,
+        "client_id": "benchmark-client",
+    }
+    return expect(call("POST", "/o/token/", form=form)).json()
+
+
+def session_cookie(user: Any) -> str:
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return f"sessionid={session.session_key}"
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+def authenticated_request(rounds: int, ops: int) -> list[Contender]:
+    """GET a trivial view that reads ``request.user.pk``, one authentication class each."""
+    user = _user("auth-request")
+    with _fast_hasher():
+        access = tokenauth_login(user.username)["access_token"]
+        simplejwt_access = simplejwt_login(user.username)["access"]
+        knox_token = knox_login(user.username)["token"]
+        oauth_access = oauth_toolkit_login(user.username)["access_token"]
+    cookie = session_cookie(user)
+
+    def get(path: str, **credentials: Any) -> Callable[[], Callable[[], object]]:
+        return lambda: lambda: expect(call("GET", path, **credentials))
+
+    contenders = [
+        Contender(
+            "tokenauth (database)",
+            get("/api/tokenauth/", bearer=access),
+            True,
+            context=_revocation("database"),
+        ),
+        Contender(
+            "tokenauth (cache)",
+            get("/api/tokenauth/", bearer=access),
+            True,
+            context=_revocation("cache"),
+            note=_cache_backend(),
+        ),
+        Contender(
+            "tokenauth (none)",
+            get("/api/tokenauth/", bearer=access),
+            True,
+            context=_revocation("none"),
+            note="no revocation check",
+        ),
+        Contender("simplejwt JWTAuthentication", get("/api/simplejwt/", bearer=simplejwt_access)),
+        Contender(
+            "simplejwt JWTStatelessUserAuthentication",
+            get("/api/simplejwt-stateless/", bearer=simplejwt_access),
+            note="no revocation check",
+        ),
+        Contender(
+            "knox TokenAuthentication", get("/api/knox/", authorization=f"Token {knox_token}")
+        ),
+        Contender(
+            "oauth-toolkit OAuth2Authentication", get("/api/oauth-toolkit/", bearer=oauth_access)
+        ),
+        Contender("DRF SessionAuthentication", get("/api/session/", cookies=cookie)),
+        Contender("no authentication (floor)", get("/api/floor/")),
+    ]
+    run_alternating(contenders, rounds=rounds, ops_per_round=ops)
+    return contenders
+
+
+def verification(rounds: int, ops: int) -> list[Contender]:
+    """Checking the token alone: tokenauth's verifier, simplejwt's, and bare ``jwt.decode``."""
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from tokenauth.access import decode_access_token
+    from tokenauth.keys import get_key_set
+
+    user = _user("verification")
+    with _fast_hasher():
+        access = tokenauth_login(user.username)["access_token"]
+        simplejwt_access = simplejwt_login(user.username)["access"]
+    key = get_key_set().signing
+
+    def raw_decode() -> object:
+        return jwt.decode(
+            access,
+            key.verifying_key,
+            algorithms=[key.algorithm],
+            options={"require": ["exp", "iat", "sub", "sid"]},
+        )
+
+    contenders = [
+        Contender(
+            "tokenauth decode_access_token", lambda: lambda: decode_access_token(access), True
+        ),
+        Contender("simplejwt AccessToken()", lambda: lambda: AccessToken(simplejwt_access)),
+        Contender("jwt.decode (limit)", lambda: raw_decode, note="same token, same key"),
+    ]
+    run_alternating(contenders, rounds=rounds, ops_per_round=ops, warmup=200)
+    return contenders
+
+
+def _rotating(
+    login: Callable[[str], dict[str, Any]],
+    refresh: Callable[[str], tuple[str, Reply]],
+    username: str,
+    refresh_key: str,
+) -> Callable[[], Callable[[], object]]:
+    """An operation that trades the current refresh token for the next, as a client does."""
+
+    def make() -> Callable[[], object]:
+        with _fast_hasher():
+            state = {"token": login(username)[refresh_key]}
+
+        def operation() -> object:
+            state["token"], reply = refresh(state["token"])
+            return reply
+
+        return operation
+
+    return make
+
+
+def tokenauth_refresh(token: str) -> tuple[str, Reply]:
+    reply = expect(call("POST", "/auth/refresh/", json_body={"refresh_token": token}))
+    return reply.json()["refresh_token"], reply
+
+
+def simplejwt_refresh(token: str) -> tuple[str, Reply]:
+    reply = expect(call("POST", "/simplejwt/refresh/", json_body={"refresh": token}))
+    return reply.json()["refresh"], reply
+
+
+def oauth_toolkit_refresh(token: str) -> tuple[str, Reply]:
+    form = {"grant_type": "refresh_token", "refresh_token": token, "client_id": "benchmark-client"}
+    reply = expect(call("POST", "/o/token/", form=form))
+    return reply.json()["refresh_token"], reply
+
+
+REFRESHERS = {
+    "tokenauth": (tokenauth_login, tokenauth_refresh, "refresh_token"),
+    "simplejwt (rotate + blacklist)": (simplejwt_login, simplejwt_refresh, "refresh"),
+    "oauth-toolkit refresh grant": (oauth_toolkit_login, oauth_toolkit_refresh, "refresh_token"),
+}
+
+
+def refresh_with_rotation(rounds: int, ops: int) -> list[Contender]:
+    contenders = []
+    for library, (login, refresh, key) in REFRESHERS.items():
+        user = _user(f"refresh-{library.split()[0]}")
+        contenders.append(
+            Contender(
+                library, _rotating(login, refresh, user.username, key), library == "tokenauth"
+            )
+        )
+    contenders.append(Contender("knox", lambda: lambda: None, note="n/a: no refresh tokens"))
+    run_alternating(contenders[:-1], rounds=rounds, ops_per_round=ops, warmup=5)
+    return contenders
+
+
+LOGINS: dict[str, Callable[[str], dict[str, Any]]] = {
+    "tokenauth": tokenauth_login,
+    "simplejwt TokenObtainPairView": simplejwt_login,
+    "knox LoginView (Basic)": knox_login,
+    "oauth-toolkit password grant": oauth_toolkit_login,
+}
+
+
+def login(rounds: int, ops: int, *, hasher: str) -> list[Contender]:
+    """One user per library; each login starts a new session (rows accumulate, as in life)."""
+    contenders = []
+    for library, do_login in LOGINS.items():
+        user = _user(f"login-{hasher}-{library.split()[0]}", hasher=hasher)
+        contenders.append(
+            Contender(
+                library,
+                lambda do_login=do_login, name=user.username: lambda: do_login(name),
+                library == "tokenauth",
+                context=_fast_hasher if hasher == "md5" else None,
+            )
+        )
+    run_alternating(contenders, rounds=rounds, ops_per_round=ops, warmup=1)
+    return contenders
+
+
+def rows_after_refreshes(count: int) -> list[dict[str, Any]]:
+    """How many rows one session leaves behind after ``count`` refreshes, per library."""
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    from tokenauth.models import RefreshTokenFamily
+
+    counters: dict[str, Callable[[Any], dict[str, int]]] = {
+        "tokenauth": lambda u: {
+            "tokenauth_refreshtokenfamily": RefreshTokenFamily.objects.filter(user=u).count()
+        },
+        "simplejwt (rotate + blacklist)": lambda u: {
+            "token_blacklist_outstandingtoken": OutstandingToken.objects.filter(user=u).count(),
+            "token_blacklist_blacklistedtoken": BlacklistedToken.objects.filter(
+                token__user=u
+            ).count(),
+        },
+        "oauth-toolkit refresh grant": lambda u: {
+            "oauth2_provider_refreshtoken": get_refresh_token_model()
+            .objects.filter(user=u)
+            .count(),
+            "oauth2_provider_accesstoken": get_access_token_model().objects.filter(user=u).count(),
+        },
+    }
+    results = []
+    for library, (do_login, refresh, key) in REFRESHERS.items():
+        user = _user(f"rows-{library.split()[0]}")
+        operation = _rotating(do_login, refresh, user.username, key)()
+        for _ in range(count):
+            operation()
+        tables = counters[library](user)
+        results.append(
+            {"library": library, "tables": tables, "rows": sum(tables.values()), "refreshes": count}
+        )
+    results.append(
+        {
+            "library": "knox",
+            "tables": {},
+            "rows": None,
+            "refreshes": count,
+            "note": "n/a: no refresh; one knox_authtoken row per login",
+        }
+    )
+    return results
+
+
+def _cache_backend() -> str:
+    from django.conf import settings
+
+    backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return {"RedisCache": "Redis", "LocMemCache": "LocMem"}.get(backend, backend)
+
+
+SCALE = {"full": 1.0, "quick": 0.1}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", choices=SCALE, default="full")
+    parser.add_argument("--rows", action="store_true", help="also count rows after refreshes")
+    args = parser.parse_args()
+    scale = SCALE[args.scale]
+
+    def n(value: int) -> int:
+        return max(2, int(value * scale))
+
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        _oauth_application()
+        database = connection.vendor
+        sections: dict[str, Any] = {
+            "authenticated request": authenticated_request(rounds=7, ops=n(1000)),
+            "verify access token": verification(rounds=7, ops=n(5000)),
+            "refresh with rotation": refresh_with_rotation(rounds=7, ops=n(200)),
+            "login, fast hasher (MD5)": login(rounds=7, ops=n(50), hasher="md5"),
+            "login, default hasher (PBKDF2)": login(rounds=3, ops=2, hasher="pbkdf2_sha256"),
+        }
+        result: dict[str, Any] = {
+            "database": database,
+            "cache": _cache_backend(),
+            "sections": {
+                name: [
+                    summary(c)
+                    if c.per_op_us
+                    else {"library": c.library, "note": c.note, "is_tokenauth": False}
+                    for c in contenders
+                ]
+                for name, contenders in sections.items()
+            },
+        }
+        if args.rows:
+            result["rows"] = rows_after_refreshes(n(1000) if scale < 1 else 1000)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
