@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import weakref
 from datetime import timedelta
 from typing import Any
 
@@ -49,12 +52,13 @@ def test_the_statement_is_compiled_once_per_connection_and_runs_alone(
     family: RefreshTokenFamily,
 ) -> None:
     family_lookup.family_and_user(family.public_id)
-    compiled = family_lookup._AUTHENTICATION._compiled[connections["default"]]
+    compiled = family_lookup._AUTHENTICATION.compiled_on(connections["default"])
+    assert compiled is not None
 
     with CaptureQueriesContext(connections["default"]) as queries:
         family_lookup.family_and_user(family.public_id)
 
-    assert family_lookup._AUTHENTICATION._compiled[connections["default"]] is compiled
+    assert family_lookup._AUTHENTICATION.compiled_on(connections["default"]) is compiled
     assert len(queries.captured_queries) == 1
 
 
@@ -86,5 +90,30 @@ def test_the_family_for_update_is_the_one_the_orm_builds_with_its_user_attached(
 def test_family_for_update_refuses_to_run_outside_a_transaction(
     family: RefreshTokenFamily,
 ) -> None:
+    if not connections["default"].features.has_select_for_update:
+        pytest.skip("SQLite takes no row lock, so Django does not insist on a transaction")
     with pytest.raises(TransactionManagementError):
         family_lookup.family_for_update(family.public_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_threads_connection_is_not_kept_alive_by_its_compiled_statement(
+    family: RefreshTokenFamily,
+) -> None:
+    """Threaded and ASGI servers make a connection object per thread: none may leak."""
+    seen: list[weakref.ref[Any]] = []
+
+    def request_in_a_thread() -> None:
+        assert family_lookup.family_and_user(family.public_id) is not None
+        connection = connections["default"]
+        assert family_lookup._AUTHENTICATION.compiled_on(connection) is not None
+        seen.append(weakref.ref(connection))
+        connection.close()
+
+    thread = threading.Thread(target=request_in_a_thread)
+    thread.start()
+    thread.join()
+    del thread
+    gc.collect()
+
+    assert seen and seen[0]() is None

@@ -8,12 +8,10 @@ the ORM's own converters and ``Model.from_db``, so the instances are the ones th
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -52,9 +50,11 @@ def family_for_update(public_id: str) -> RefreshTokenFamily | None:
     """Refresh: the family (with its user), row-locked for the transaction where the database
     can lock it; SQLite has no row locks and relies on the compare-and-set."""
     alias = router.db_for_write(RefreshTokenFamily)
-    if not connections[alias].in_atomic_block:  # the check Django makes when it compiles
-        raise TransactionManagementError("family_for_update needs a transaction")
-    features = connections[alias].features
+    connection = connections[alias]
+    features = connection.features
+    if features.has_select_for_update and connection.get_autocommit():
+        # What Django checks when it compiles a locking query; ours is compiled only once.
+        raise TransactionManagementError("select_for_update cannot be used outside a transaction")
     if features.has_select_for_update and not features.has_select_for_update_of:
         # MariaDB: no FOR UPDATE OF, so lock the family alone and read the user unlocked.
         return RefreshTokenFamily.objects.select_for_update().filter(public_id=public_id).first()
@@ -88,18 +88,21 @@ class _Compiled:
 
 
 class _Statement:
-    """One SELECT by public id, compiled on first use on each connection."""
+    """One SELECT by public id, compiled on first use on each connection.
 
-    def __init__(self, build: Callable[[BaseDatabaseWrapper], QuerySet[Any]]) -> None:
+    The compiled form lives on the connection object itself, so it goes when the connection
+    does (threaded and ASGI servers make a connection object per thread).
+    """
+
+    def __init__(self, name: str, build: Callable[[BaseDatabaseWrapper], QuerySet[Any]]) -> None:
+        self._attribute = f"_tokenauth_{name}_statement"
         self._build = build
-        self._compiled: WeakKeyDictionary[BaseDatabaseWrapper, _Compiled] = WeakKeyDictionary()
-        self._lock = threading.Lock()
 
     def fetch(self, alias: str, public_id: str) -> tuple[str, list[Any]] | None:
         if not is_public_id(public_id):
             return None  # nothing to look up; and PostgreSQL refuses some strings (NUL)
         connection = connections[alias]
-        compiled = self._compiled.get(connection) or self._compile(connection)
+        compiled = connection.__dict__.get(self._attribute) or self._compile(connection)
         params = list(compiled.params)
         params[compiled.public_id_index] = public_id
         with connection.cursor() as cursor:
@@ -109,12 +112,14 @@ class _Statement:
             return alias, list(row)
         return None
 
+    def compiled_on(self, connection: BaseDatabaseWrapper) -> _Compiled | None:
+        return connection.__dict__.get(self._attribute)
+
     def _compile(self, connection: BaseDatabaseWrapper) -> _Compiled:
         compiler = self._build(connection).query.get_compiler(connection=connection)
         sql, params = compiler.as_sql()
         compiled = _Compiled(sql, tuple(params), list(params).index(_PLACEHOLDER), compiler)
-        with self._lock:
-            self._compiled[connection] = compiled
+        connection.__dict__[self._attribute] = compiled
         return compiled
 
 
@@ -132,5 +137,5 @@ def _rotation_query(connection: BaseDatabaseWrapper) -> QuerySet[Any]:
     return families.values_list(*_FAMILY_FIELDS, *(f"user__{name}" for name in _user_fields()))[:1]
 
 
-_AUTHENTICATION = _Statement(_authentication_query)
-_ROTATION = _Statement(_rotation_query)
+_AUTHENTICATION = _Statement("authentication", _authentication_query)
+_ROTATION = _Statement("rotation", _rotation_query)
