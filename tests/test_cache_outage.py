@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.conftest import UNREACHABLE_REDIS, post_json
+from tests.factories import PASSWORD
 from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +60,15 @@ def test_elsewhere_refresh_does_not_need_the_cache(
 
     assert response.status_code == 200, response.content
     assert RefreshTokenFamily.objects.get().generation == 1
+
+
+def test_cache_mode_closed_login_is_503_even_with_the_throttle_off(
+    client: Client, user: Any, cache_down: Any
+) -> None:
+    cache_down(ACCESS_TOKEN_REVOCATION="cache", CACHE_FAILURE="closed", LOGIN_THROTTLE_RATE=None)
+
+    response = post_json(client, "/auth/login/", {"username": user.username, "password": PASSWORD})
+
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert not RefreshTokenFamily.objects.exists()  # no family that nothing would accept

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.utils.functional import SimpleLazyObject
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -75,7 +75,7 @@ class AccessTokenAuthentication(BaseAuthentication):
     def _database_user(self, request: Request, claims: AccessClaims) -> AbstractBaseUser:
         try:
             user = service.user_for_access_token(claims)
-        except DatabaseError as exc:
+        except (OperationalError, InterfaceError) as exc:  # locked or lost; not a bug's error
             logger.error("tokenauth: database unavailable during authentication: %s", exc)
             raise ServiceUnavailable() from exc
         if user is None:
@@ -100,7 +100,7 @@ def _load_user(pk: Any) -> AbstractBaseUser:
         user = user_model._default_manager.get(pk=pk)
     except (user_model.DoesNotExist, ValueError, OverflowError):  # gone, or a pk no row can have
         raise exceptions.AuthenticationFailed("The user no longer exists.") from None
-    except DatabaseError as exc:  # loaded from inside the view: still a 503, never a 500
+    except (OperationalError, InterfaceError) as exc:  # loaded in the view: still 503, not 500
         logger.error("tokenauth: database unavailable loading the user: %s", exc)
         raise ServiceUnavailable() from exc
     if not user.is_active:

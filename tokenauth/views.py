@@ -84,6 +84,7 @@ class TokenEndpoint(APIView):
         return serializer
 
     def password_grant(self, request: Request, serializer: LoginSerializer) -> service.IssuedTokens:
+        revocation_cache.require_readable()  # tokens nothing would accept: 503 instead
         ip, username = client_ip(request), serializer.username()
         wait = throttling.check_login_attempt(ip=ip, username=username)
         if wait is not None:
