@@ -11,7 +11,7 @@ import logging
 import math
 import time
 
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 
 from tokenauth.settings import get_settings
 
@@ -46,8 +46,7 @@ def check_login_attempt(*, ip: str | None, username: str) -> int | None:
     window, retry_after = _window(period)
     try:
         cache = caches[get_settings().cache_alias]
-        ip_key = f"tokenauth:login:ip:{ip or 'unknown'}:{window}"
-        attempts = 1 if cache.add(ip_key, 1, timeout=period + 1) else cache.incr(ip_key)
+        attempts = _count(cache, f"tokenauth:login:ip:{ip or 'unknown'}:{window}", period)
         failures = cache.get(f"tokenauth:login:user:{_username_key(username)}:{window}", 0)
     except Exception as exc:  # backend connection errors have no common base
         _unavailable(exc)
@@ -66,11 +65,21 @@ def record_login_failure(*, username: str) -> None:
     window, _ = _window(period)
     key = f"tokenauth:login:user:{_username_key(username)}:{window}"
     try:
-        cache = caches[get_settings().cache_alias]
-        if not cache.add(key, 1, timeout=period + 1):
-            cache.incr(key)
+        _count(caches[get_settings().cache_alias], key, period)
     except Exception as exc:  # as above
         _unavailable(exc)
+
+
+def _count(cache: BaseCache, key: str, period: int) -> int:
+    """Add one to the window's counter, atomically; its new value.
+
+    ``incr`` first: once a window has a counter (every attempt but its first) that is the
+    only write, where ``add`` then ``incr`` cost one more cache round trip.
+    """
+    try:
+        return cache.incr(key)
+    except ValueError:  # no counter yet in this window
+        return 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
 
 
 def _unavailable(exc: Exception) -> None:
