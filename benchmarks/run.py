@@ -120,7 +120,7 @@ def report(results: list[dict[str, Any]], environment: str) -> str:
     for name in results[0]["sections"]:
         for result in results:
             title = f"{name} — {result['database']}"
-            if name.startswith("authenticated") or name.startswith("refresh"):
+            if name.startswith(("authenticated", "login")):  # cache mode, the login throttle
                 title += f", cache: {result['cache']}"
             parts.append(f"\n### {title}\n")
             parts.append(markdown(header, section_rows(name, result["sections"][name])))
@@ -169,16 +169,18 @@ def targets(results: list[dict[str, Any]]) -> str:
         ours = row(result, "refresh with rotation", "tokenauth")
         theirs = row(result, "refresh with rotation", "simplejwt (rotate + blacklist)")
         refresh = speed_ratio(ours, theirs)
-        lines.append(
+        line = (
             f"- {db}: refresh vs simplejwt: {refresh:.2f}x the throughput with "
-            f"{ours['queries']} queries (simplejwt: {theirs['queries']}; target on "
-            f"PostgreSQL ≥ 2x and ≤ 3 queries) "
-            f"{'met' if refresh >= 2 and ours['queries'] <= 3 else 'MISSED'}"
+            f"{ours['queries']} queries (simplejwt: {theirs['queries']})"
         )
+        if db == "postgresql":
+            met = refresh >= 2 and ours["queries"] <= 3
+            line += f"; target ≥ 2x with ≤ 3 queries {'met' if met else 'MISSED'}"
+        lines.append(line)
     verify = results[0]["sections"]["verify access token"]
-    cost = 1 / speed_ratio(
-        next(r for r in verify if r["library"] == "tokenauth decode_access_token"),
+    cost = speed_ratio(  # median over rounds of (tokenauth's time / jwt.decode's time)
         next(r for r in verify if r["library"] == "jwt.decode (limit)"),
+        next(r for r in verify if r["library"] == "tokenauth decode_access_token"),
     )
     lines.append(
         f"- verification: tokenauth takes {cost:.2f}x the time of a bare jwt.decode "

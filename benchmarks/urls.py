@@ -32,6 +32,13 @@ class Me(APIView):
         return Response({"id": request.user.pk})
 
 
+class MeByName(Me):
+    """A view that touches more than ``pk``: lazy users (tokenauth cache/none) load here."""
+
+    def get(self, request: Request) -> Response:
+        return Response({"id": request.user.pk, "username": request.user.get_username()})
+
+
 class Floor(APIView):
     """The same view with no authentication at all: the cost every contender pays anyway."""
 
@@ -49,6 +56,10 @@ def me_with(authentication_class: type) -> Any:
 urlpatterns = [
     path("api/floor/", Floor.as_view()),
     path("api/tokenauth/", me_with(AccessTokenAuthentication)),
+    path(
+        "api/tokenauth-username/",
+        MeByName.as_view(authentication_classes=[AccessTokenAuthentication]),
+    ),
     path("api/simplejwt/", me_with(JWTAuthentication)),
     path("api/simplejwt-stateless/", me_with(JWTStatelessUserAuthentication)),
     path("api/knox/", me_with(KnoxTokenAuthentication)),
