@@ -121,41 +121,18 @@ def authenticated_request(rounds: int, ops: int) -> list[Contender]:
     def get(path: str, **credentials: Any) -> Callable[[], Callable[[], object]]:
         return lambda: lambda: expect(call("GET", path, **credentials))
 
+    def tokenauth(mode: str, view: str, label: str = "", note: str = "") -> Contender:
+        name = f"tokenauth ({mode}){label}"
+        return Contender(name, get(view, bearer=access), True, note=note, context=_revocation(mode))
+
+    no_user = "the view reads only pk, so no user is loaded"
+    loads_user = "request.user.get_username()"
     contenders = [
-        Contender(
-            "tokenauth (database)",
-            get("/api/tokenauth/", bearer=access),
-            True,
-            context=_revocation("database"),
-        ),
-        Contender(
-            "tokenauth (cache)",
-            get("/api/tokenauth/", bearer=access),
-            True,
-            context=_revocation("cache"),
-            note=f"{_cache_backend()}; the view reads only pk, so no user is loaded",
-        ),
-        Contender(
-            "tokenauth (none)",
-            get("/api/tokenauth/", bearer=access),
-            True,
-            context=_revocation("none"),
-            note="no revocation check; no user loaded",
-        ),
-        Contender(
-            "tokenauth (cache), view loads the user",
-            get("/api/tokenauth-username/", bearer=access),
-            True,
-            context=_revocation("cache"),
-            note="request.user.get_username()",
-        ),
-        Contender(
-            "tokenauth (none), view loads the user",
-            get("/api/tokenauth-username/", bearer=access),
-            True,
-            context=_revocation("none"),
-            note="request.user.get_username()",
-        ),
+        tokenauth("database", "/api/tokenauth/"),
+        tokenauth("cache", "/api/tokenauth/", note=f"{_cache_backend()}; {no_user}"),
+        tokenauth("none", "/api/tokenauth/", note=f"no revocation check; {no_user}"),
+        tokenauth("cache", "/api/tokenauth-username/", ", view loads the user", loads_user),
+        tokenauth("none", "/api/tokenauth-username/", ", view loads the user", loads_user),
         Contender("simplejwt JWTAuthentication", get("/api/simplejwt/", bearer=simplejwt_access)),
         Contender(
             "simplejwt JWTStatelessUserAuthentication",
