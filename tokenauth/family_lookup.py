@@ -8,6 +8,7 @@ the ORM's own converters and ``Model.from_db``, so the instances are the ones th
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,7 +72,9 @@ def family_for_update(public_id: str) -> RefreshTokenFamily | None:
 _FAMILY_FIELDS = tuple(field.attname for field in RefreshTokenFamily._meta.concrete_fields)
 
 
+@functools.cache
 def _user_fields() -> tuple[str, ...]:
+    """Fixed once the apps are loaded, like the compiled statements that select them."""
     return tuple(field.attname for field in get_user_model()._meta.concrete_fields)
 
 
@@ -102,7 +105,7 @@ class _Statement:
         if not is_public_id(public_id):
             return None  # nothing to look up; and PostgreSQL refuses some strings (NUL)
         connection = connections[alias]
-        compiled = connection.__dict__.get(self._attribute) or self._compile(connection)
+        compiled = self.compiled_on(connection) or self._compile(connection)
         params = list(compiled.params)
         params[compiled.public_id_index] = public_id
         with connection.cursor() as cursor:
