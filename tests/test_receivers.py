@@ -97,7 +97,11 @@ def test_password_change_revokes_all_the_users_families(
         _refresh(mine_a)
 
 
-def test_password_change_from_an_outdated_hash_still_revokes(db: None, settings: Any) -> None:
+@pytest.mark.parametrize("change", ["set_password", "set_unusable_password"])
+def test_password_change_from_an_outdated_hash_still_revokes(
+    db: None, settings: Any, change: str
+) -> None:
+    # Not a login-time rehash: no hasher upgrade saves a new or an unusable password.
     settings.PASSWORD_HASHERS = [STRONG, MD5]
     user = UserFactory()
     outdated = MD5PasswordHasher().encode(PASSWORD, "salt")
@@ -105,22 +109,10 @@ def test_password_change_from_an_outdated_hash_still_revokes(db: None, settings:
     user.refresh_from_db()
     tokens = _login(user)
 
-    user.set_password("a brand new password")
-    user.save(update_fields=["password"])
-
-    assert _family(tokens).revocation_reason == RevocationReason.PASSWORD_CHANGED
-
-
-def test_unusable_password_from_an_outdated_hash_revokes(db: None, settings: Any) -> None:
-    # Not a login-time rehash: no hasher upgrade produces an unusable password.
-    settings.PASSWORD_HASHERS = [STRONG, MD5]
-    user = UserFactory()
-    outdated = MD5PasswordHasher().encode(PASSWORD, "salt")
-    type(user).objects.filter(pk=user.pk).update(password=outdated)
-    user.refresh_from_db()
-    tokens = _login(user)
-
-    user.set_unusable_password()
+    if change == "set_password":
+        user.set_password("a brand new password")
+    else:
+        user.set_unusable_password()
     user.save(update_fields=["password"])
 
     assert _family(tokens).revocation_reason == RevocationReason.PASSWORD_CHANGED
