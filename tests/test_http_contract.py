@@ -188,36 +188,18 @@ def test_login_throttle_counts_every_attempt_per_ip(
     assert_token_response(post_json(client, "/auth/login/", credentials(user), **ip))
 
 
-def test_login_throttle_counts_failures_per_casefolded_username_across_ips(
-    client: Client, user: Any, clock: Any, tokenauth_settings: Callable[..., None]
-) -> None:
-    tokenauth_settings(LOGIN_THROTTLE_RATE="3/min")
-    variants = [user.username.upper(), user.username.title(), user.username]
-    for index, username in enumerate(variants):
-        wrong = {"username": username, "password": "wrong"}
-        response = post_json(client, "/auth/login/", wrong, REMOTE_ADDR=f"192.0.2.{index + 1}")
-        assert_error(response, 400, "invalid_grant")
-
-    # Fresh IP, right password: the username's failure budget is spent.
-    throttled = post_json(client, "/auth/login/", credentials(user), REMOTE_ADDR="192.0.2.50")
-
-    assert throttled.status_code == 429
-    assert 1 <= int(throttled["Retry-After"]) <= 60
-    clock.shift(timedelta(minutes=1))
-    ok = post_json(client, "/auth/login/", credentials(user), REMOTE_ADDR="192.0.2.51")
-    assert_token_response(ok)
-
-
 def test_login_throttle_limits_unknown_usernames_alike(
     client: Client, clock: Any, tokenauth_settings: Callable[..., None]
 ) -> None:
-    tokenauth_settings(LOGIN_THROTTLE_RATE="3/min")
+    # DESIGN §2: whether or not the user exists (no enumeration): past 10 x N failures across
+    # networks, a network that has failed for the name is throttled.
+    tokenauth_settings(LOGIN_THROTTLE_RATE="2/min")
     ghost = {"username": "ghost", "password": "x"}
-    for index in range(3):
-        response = post_json(client, "/auth/login/", ghost, REMOTE_ADDR=f"192.0.2.{index + 1}")
+    for index in range(20):
+        response = post_json(client, "/auth/login/", ghost, REMOTE_ADDR=f"192.0.{index}.1")
         assert response.status_code == 400
 
-    throttled = post_json(client, "/auth/login/", ghost, REMOTE_ADDR="192.0.2.99")
+    throttled = post_json(client, "/auth/login/", ghost, REMOTE_ADDR="192.0.0.1")
 
     assert throttled.status_code == 429
     assert "Retry-After" in throttled

@@ -101,10 +101,11 @@ def _login(client: Client, user: Any, **extra: Any) -> Any:
     return post_json(client, "/auth/login/", body, **extra)
 
 
-def test_database_mode_login_survives_an_unreachable_throttle_cache(
+def test_database_mode_login_survives_an_unreachable_throttle_cache_when_open(
     client: Client, user: Any, unreachable_throttle_cache: Any
 ) -> None:
-    unreachable_throttle_cache(ACCESS_TOKEN_REVOCATION="database")
+    # DESIGN §2: CACHE_FAILURE decides for the throttle too; "closed" is 503 (test_login_throttle).
+    unreachable_throttle_cache(ACCESS_TOKEN_REVOCATION="database", CACHE_FAILURE="open")
 
     response = _login(client, user)
 

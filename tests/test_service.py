@@ -347,6 +347,9 @@ def test_an_older_token_inside_the_window_is_reuse(user: Any) -> None:
         pytest.param("2001:db8:1:2::1", "2001:db8:1:3::1", UA, False, id="other-ipv6-64"),
         pytest.param("203.0.113.10", "2001:db8:1:2::1", UA, False, id="ipv4-then-ipv6"),
         pytest.param("203.0.113.10", None, UA, False, id="no-ip"),
+        # A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d: that is the IPv4 address.
+        pytest.param("::ffff:203.0.113.10", "::ffff:198.51.100.10", UA, False, id="mapped-other"),
+        pytest.param("::ffff:203.0.113.10", "203.0.113.99", UA, True, id="mapped-same-24"),
     ],
 )
 def test_grace_replay_is_bound_to_agent_and_network(

@@ -4,17 +4,37 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["clean_ip", "clean_user_agent"]
+__all__ = ["clean_ip", "clean_user_agent", "network"]
 
 
 def clean_ip(ip: str | None) -> str | None:
-    """The address, or None for anything that is not one (it is stored as NULL)."""
+    """The address, or None for anything that is not one (it is stored as NULL).
+
+    An IPv4-mapped IPv6 address (``::ffff:a.b.c.d``, what a dual-stack socket reports for
+    IPv4 clients) is the IPv4 address; an IPv6 zone (``%eth0``) is dropped.
+    """
     if not ip:
         return None
     try:
-        return str(ipaddress.ip_address(ip.strip()))
+        address = ipaddress.ip_address(ip.strip().partition("%")[0])
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def network(ip: str | None, *, ipv4_prefix: int = 32) -> str | None:
+    """The client's network: the IPv4 address (or its ``/ipv4_prefix``) or the IPv6 /64.
+
+    One IPv6 subscriber holds a whole /64, so a single address identifies nobody.
+    """
+    cleaned = clean_ip(ip)
+    if cleaned is None:
+        return None
+    address = ipaddress.ip_address(cleaned)
+    prefix = ipv4_prefix if address.version == 4 else 64
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
 
 def clean_user_agent(user_agent: str) -> str:

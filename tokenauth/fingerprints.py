@@ -7,10 +7,11 @@ the key logs nobody out.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 
 from django.conf import settings as django_settings
 from django.utils.crypto import salted_hmac
+
+from tokenauth.client_info import network
 
 __all__ = [
     "client_binding",
@@ -47,18 +48,10 @@ def password_fingerprint_matches(password_hash: str, fingerprint: str) -> bool:
     )
 
 
-def _network(ip: str | None) -> str:
-    try:
-        address = ipaddress.ip_address((ip or "").strip())
-    except ValueError:  # absent, or not an address (a forged X-Forwarded-For)
-        return ""
-    prefix = 24 if address.version == 4 else 64
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
 def client_binding(*, ip: str | None, user_agent: str, secret: str | bytes | None = None) -> str:
     """HMAC of the client's network (IPv4 /24, IPv6 /64) and user agent, for the grace window."""
-    value = f"{_network(ip)}|{user_agent}"
+    # Absent or not an address (a forged X-Forwarded-For): "", never another client's network.
+    value = f"{network(ip, ipv4_prefix=24) or ''}|{user_agent}"
     return salted_hmac("tokenauth.binding", value, secret=secret, algorithm="sha256").hexdigest()[
         :32
     ]

@@ -1,73 +1,123 @@
-"""Login throttle: every attempt per client IP, failures per (hashed) username.
+"""Login throttle (DESIGN §2): counters taken before the password hash, given back on success.
 
-Fixed-window counters in the Django cache with atomic ``add``/``incr``, so every process
-sharing the cache (Redis) shares one limit.
+Fixed-window counters in the cache of ``CACHE_ALIAS`` with atomic ``add``/``incr``, so every
+process sharing the cache (Redis) shares one limit. Three buckets, each of N per window:
+
+- the client network (an IPv4 address, an IPv6 /64): every attempt;
+- the username on that network: failures, so a stranger elsewhere never locks the owner out;
+- the username across networks: past 10 x N failures, a network that has failed for the
+  username is throttled at once, while one that never failed for it still gets through.
+
+Each attempt takes its place in every bucket *before* the hash runs (a reservation), so
+parallel requests cannot overshoot; a success gives its username reservations back.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import ipaddress
 import logging
 import math
 import time
+import unicodedata
+from dataclasses import dataclass
 
 from django.core.cache import BaseCache, caches
+from rest_framework.settings import api_settings
 
+from tokenauth.client_info import network
 from tokenauth.settings import get_settings
 
-__all__ = ["ThrottleUnavailable", "check_login_attempt", "record_login_failure", "timer"]
+__all__ = ["LoginAttempt", "ThrottleUnavailable", "admit_login", "timer"]
 
 logger = logging.getLogger(__name__)
 
 timer = time.time  # tests move the clock with time-machine
+
+# Past this many times the limit in failures for one username (all networks together), the
+# networks that have failed for it are throttled.
+_ACROSS_NETWORKS = 10
 
 
 class ThrottleUnavailable(Exception):
     """The cache is unreachable and ``CACHE_FAILURE`` is ``"closed"``."""
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """An admitted or refused login attempt; ``retry_after`` is set when refused."""
+
+    retry_after: int | None = None
+    _cache_alias: str = ""
+    _given_back_on_success: tuple[str, ...] = ()
+
+    def succeeded(self) -> None:
+        """The password was right: its failure reservations were no failure."""
+        if not self._given_back_on_success:
+            return
+        try:
+            cache = caches[self._cache_alias]
+            for key in self._given_back_on_success:
+                with contextlib.suppress(ValueError):  # the window ended meanwhile
+                    cache.decr(key)
+        except Exception as exc:  # the login stands; the counter only stays one too high
+            logger.error("tokenauth: throttle cache unavailable giving back: %s", exc)
+
+
+def admit_login(*, ip: str | None, username: str) -> LoginAttempt:
+    """Reserve this attempt's place in every bucket; refused when one is full.
+
+    Raises ``ThrottleUnavailable`` when the cache cannot be reached and ``CACHE_FAILURE``
+    is ``"closed"``; with ``"open"`` the attempt is let through (and logged at ERROR).
+    """
+    conf = get_settings()
+    if conf.login_throttle_rate is None:
+        return LoginAttempt()
+    limit, period = conf.login_throttle_rate
+    window, retry_after = _window(period)
+    client_network = network(ip) or "unknown"
+    if (ip is None or _is_loopback(ip)) and api_settings.NUM_PROXIES is None:
+        _warn_shared_bucket()
+    user = _username_key(username)
+    network_key = f"tokenauth:login:net:{client_network}:{window}"
+    user_on_network_key = f"tokenauth:login:user:{user}:net:{client_network}:{window}"
+    user_key = f"tokenauth:login:user:{user}:{window}"
+    try:
+        cache = caches[conf.cache_alias]
+        refused = _count(cache, network_key, period) > limit
+        if not refused:
+            on_network = _count(cache, user_on_network_key, period)
+            across = _count(cache, user_key, period)
+            refused = on_network > limit or (
+                across > _ACROSS_NETWORKS * limit and on_network > 1  # this network has failed
+            )
+    except Exception as exc:  # backend connection errors have no common base
+        _unavailable(exc)
+        return LoginAttempt()
+    if refused:
+        logger.warning("tokenauth: login throttled for %r", ip)
+        return LoginAttempt(retry_after=retry_after)
+    return LoginAttempt(
+        _cache_alias=conf.cache_alias, _given_back_on_success=(user_on_network_key, user_key)
+    )
+
+
 def _username_key(username: str) -> str:
-    # Hashed and case-folded: no username is stored, and "Alice" shares "alice"'s budget.
-    return hashlib.sha256(username.casefold().encode("utf-8", "surrogatepass")).hexdigest()
+    """What a database's case-insensitive match would equate, hashed (DESIGN §2).
+
+    NFKC folds fullwidth and compatibility forms; upper-casing before case-folding makes the
+    dotless ``\u0131`` an ``I`` (``casefold()`` alone keeps it apart from ``i``).
+    """
+    folded = unicodedata.normalize("NFKC", username).upper().casefold()
+    return hashlib.sha256(folded.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _window(period: int) -> tuple[int, int]:
     """The current window's number and the seconds until it ends."""
     now = timer()
     return int(now // period), max(1, math.ceil(period - now % period))
-
-
-def check_login_attempt(*, ip: str | None, username: str) -> int | None:
-    """Count this attempt; the seconds to wait when over the limit, else None."""
-    rate = get_settings().login_throttle_rate
-    if rate is None:
-        return None
-    limit, period = rate
-    window, retry_after = _window(period)
-    try:
-        cache = caches[get_settings().cache_alias]
-        attempts = _count(cache, f"tokenauth:login:ip:{ip or 'unknown'}:{window}", period)
-        failures = cache.get(f"tokenauth:login:user:{_username_key(username)}:{window}", 0)
-    except Exception as exc:  # backend connection errors have no common base
-        _unavailable(exc)
-        return None
-    if attempts > limit or failures >= limit:
-        logger.warning("tokenauth: login throttled for %s", ip)
-        return retry_after
-    return None
-
-
-def record_login_failure(*, username: str) -> None:
-    rate = get_settings().login_throttle_rate
-    if rate is None:
-        return
-    _, period = rate
-    window, _ = _window(period)
-    key = f"tokenauth:login:user:{_username_key(username)}:{window}"
-    try:
-        _count(caches[get_settings().cache_alias], key, period)
-    except Exception as exc:  # as above
-        _unavailable(exc)
 
 
 def _count(cache: BaseCache, key: str, period: int) -> int:
@@ -82,9 +132,25 @@ def _count(cache: BaseCache, key: str, period: int) -> int:
         return 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
 
 
+def _is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+@functools.cache
+def _warn_shared_bucket() -> None:
+    """Once per process: behind a proxy (or a unix socket) every client looks alike."""
+    logger.warning(
+        "tokenauth: a login came without a client IP or from a loopback address while "
+        "REST_FRAMEWORK['NUM_PROXIES'] is unset: behind a proxy every client shares one "
+        "login-throttle bucket. See the README's deployment checklist."
+    )
+
+
 def _unavailable(exc: Exception) -> None:
-    """Log; fail closed only where the cache is load-bearing (``cache`` revocation mode)."""
-    logger.error("tokenauth: throttle cache unavailable: %s", exc)
-    conf = get_settings()
-    if conf.access_token_revocation == "cache" and conf.cache_failure == "closed":
+    """Log; with ``CACHE_FAILURE`` "closed" refuse the login (503) rather than throttle nothing."""
+    logger.error("tokenauth: login throttle cache unavailable: %r", exc)
+    if get_settings().cache_failure == "closed":
         raise ThrottleUnavailable(str(exc)) from exc

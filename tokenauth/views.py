@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from tokenauth import cookies, errors, revocation_cache, service, throttling
 from tokenauth.authentication import AccessTokenAuthentication
+from tokenauth.client_info import clean_ip
 from tokenauth.errors import (
     MAX_BODY_BYTES,
     NO_STORE,
@@ -42,13 +43,14 @@ from tokenauth.settings import get_settings
 
 def client_ip(request: Request) -> str | None:
     """``REMOTE_ADDR``; DRF's ``NUM_PROXIES`` rule over ``X-Forwarded-For`` only when it is set.
+    None for anything that is not an IP address; ``::ffff:a.b.c.d`` is ``a.b.c.d``.
 
     (DRF's own ``get_ident`` trusts ``X-Forwarded-For`` when ``NUM_PROXIES`` is None: a client
     could then pick its IP and dodge the login throttle.)
     """
     if api_settings.NUM_PROXIES is None:
-        return request.META.get("REMOTE_ADDR") or None
-    return BaseThrottle().get_ident(request) or None
+        return clean_ip(request.META.get("REMOTE_ADDR"))
+    return clean_ip(BaseThrottle().get_ident(request))
 
 
 def user_agent(request: Request) -> str:
@@ -89,15 +91,16 @@ class TokenEndpoint(APIView):
             # The throttle's own cache read fails closed when it runs; without it, ask here.
             revocation_cache.require_readable()
         ip, username = client_ip(request), serializer.username()
-        wait = throttling.check_login_attempt(ip=ip, username=username)
-        if wait is not None:
-            raise LoginThrottled(wait=wait)
+        # Counted before the hash: parallel guesses cannot overshoot the limit.
+        attempt = throttling.admit_login(ip=ip, username=username)
+        if attempt.retry_after is not None:
+            raise LoginThrottled(wait=attempt.retry_after)
         # Django's authenticate: other backends, lockout apps and user_login_failed all apply,
         # and an unknown user still costs a password hash (no timing oracle).
         user = authenticate(request, **serializer.credentials())
         if user is None or not user.is_active:
-            throttling.record_login_failure(username=username)
-            raise service.InvalidCredentials()
+            raise service.InvalidCredentials()  # the reservation stands: a failure
+        attempt.succeeded()
         return service.login(user=user, ip=ip, user_agent=user_agent(request))
 
     def refresh_grant(self, request: Request, refresh_token: str | None) -> service.IssuedTokens:
