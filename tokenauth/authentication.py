@@ -48,7 +48,7 @@ class AccessTokenAuthentication(BaseAuthentication):
         try:
             claims = decode_access_token(parts[1])
         except InvalidAccessToken as exc:
-            logger.info("tokenauth: access token refused: %s", exc)
+            logger.info("tokenauth: access token refused: %r", str(exc))
             self._fail(request, "The access token is invalid or expired.")
         mode = get_settings().access_token_revocation
         if mode == "database":
@@ -76,7 +76,7 @@ class AccessTokenAuthentication(BaseAuthentication):
         try:
             user = service.user_for_access_token(claims)
         except (OperationalError, InterfaceError) as exc:  # locked or lost; not a bug's error
-            logger.error("tokenauth: database unavailable during authentication: %s", exc)
+            logger.error("tokenauth: database unavailable during authentication: %r", exc)
             raise ServiceUnavailable() from exc
         if user is None:
             self._fail(request, "The access token has been revoked.")
@@ -86,7 +86,7 @@ class AccessTokenAuthentication(BaseAuthentication):
         try:
             revoked = revocation_cache.is_revoked(claims.family_public_id)
         except revocation_cache.CacheUnavailable as exc:
-            logger.error("tokenauth: revocation cache unreadable: %s", exc)
+            logger.error("tokenauth: revocation cache unreadable: %r", exc)
             if get_settings().cache_failure == "closed":
                 self._fail(request, "The access token cannot be checked right now.")
             return  # CACHE_FAILURE "open": availability over prompt revocation
@@ -101,7 +101,7 @@ def _load_user(pk: Any) -> AbstractBaseUser:
     except (user_model.DoesNotExist, ValueError, OverflowError):  # gone, or a pk no row can have
         raise exceptions.AuthenticationFailed("The user no longer exists.") from None
     except (OperationalError, InterfaceError) as exc:  # loaded in the view: still 503, not 500
-        logger.error("tokenauth: database unavailable loading the user: %s", exc)
+        logger.error("tokenauth: database unavailable loading the user: %r", exc)
         raise ServiceUnavailable() from exc
     if not user.is_active:
         raise exceptions.AuthenticationFailed("The user is inactive.")

@@ -138,7 +138,7 @@ def refresh(
         else:
             outcome = rotation.rotate(family, parsed.generation, ip, user_agent, now)
     if isinstance(outcome, str):
-        logger.info("tokenauth: refresh refused for family %s: %s", parsed.public_id, outcome)
+        logger.info("tokenauth: refresh refused for family %r: %s", parsed.public_id, outcome)
         raise InvalidRefreshToken(outcome)
     return outcome
 

@@ -63,7 +63,7 @@ class LoginAttempt:
                 with contextlib.suppress(ValueError):  # the window ended meanwhile
                     cache.decr(key)
         except Exception as exc:  # the login stands; the counter only stays one too high
-            logger.error("tokenauth: throttle cache unavailable giving back: %s", exc)
+            logger.error("tokenauth: throttle cache unavailable giving back: %r", exc)
 
 
 def admit_login(*, ip: str | None, username: str) -> LoginAttempt:
