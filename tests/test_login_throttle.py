@@ -18,7 +18,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.test import Client
 
-from tests.conftest import UNREACHABLE_REDIS, post_json
+from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import throttling
 from tokenauth.models import RefreshTokenFamily
@@ -76,19 +76,25 @@ def _post(url: str, body: dict[str, str], forwarded_for: str) -> int:
 
 
 @pytest.mark.parametrize(
-    "network",
+    ("cache_alias", "network"),
     [
-        pytest.param(lambda index: "192.0.2.33", id="one-ipv4-address"),
-        pytest.param(lambda index: f"2001:db8:7:8::{index + 1:x}", id="one-ipv6-64"),
+        pytest.param("default", lambda index: "192.0.2.33", id="one-ipv4-address"),
+        pytest.param("default", lambda index: f"2001:db8:7:8::{index + 1:x}", id="one-ipv6-64"),
+        pytest.param(
+            "redis",
+            lambda index: f"2001:db8:7:9::{index + 1:x}",
+            id="one-ipv6-64-redis",
+            marks=requires_redis,
+        ),
     ],
 )
 @pytest.mark.django_db(transaction=True)
 def test_parallel_wrong_passwords_reach_the_hash_at_most_limit_times(
-    live_server: Any, settings: Any, throttle: Callable[..., None], network: Any
+    live_server: Any, settings: Any, throttle: Callable[..., None], cache_alias: str, network: Any
 ) -> None:
     settings.PASSWORD_HASHERS = ["tests.test_login_throttle.SlowHasher"]
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
-    throttle("10/h")
+    throttle("10/h", CACHE_ALIAS=cache_alias)
     user = UserFactory()
     hashed: list[str] = []
 
