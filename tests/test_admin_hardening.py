@@ -167,3 +167,14 @@ def test_the_user_admin_refuses_filters_through_families(family: RefreshTokenFam
     for field in SECRET_FIELDS:
         response = root.get("/admin/auth/user/", {f"token_families__{field}__startswith": "a"})
         assert response.status_code == 400, field
+
+
+@pytest.mark.parametrize("field", SECRET_FIELDS)
+def test_a_popup_cannot_show_a_secret_as_the_picked_value(
+    staff_client: Client, family: RefreshTokenFamily, field: str
+) -> None:
+    # With ``_to_field`` allowed, each row's link would carry that field's value.
+    for url in (CHANGELIST, f"{CHANGELIST}{family.pk}/change/"):
+        response = staff_client.get(url, {"_to_field": field, "_popup": "1"})
+        assert response.status_code == 400, url
+        assert getattr(family, field).encode() not in response.content
