@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest
 
 from tokenauth import service
@@ -16,6 +17,13 @@ if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[RefreshTokenFamily]
 else:
     _ModelAdmin = admin.ModelAdmin  # not subscriptable at run time
+
+# Never filterable, even via a relation (``user__token_families__secret``): a changelist
+# filter answers "how many rows match", so ``secret__startswith=`` recovers a secret one
+# character at a time, and the secret with SECRET_KEY rebuilds the live refresh token. The
+# fingerprint and binding are MACs of the password hash and the client; ``password`` is the
+# user's hash (``user__password__startswith``; Django's default rule refuses that one too).
+_UNFILTERABLE = frozenset({"secret", "password_fingerprint", "rotation_binding", "password"})
 
 
 @admin.register(RefreshTokenFamily)
@@ -65,6 +73,28 @@ class RefreshTokenFamilyAdmin(_ModelAdmin):
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         """Revoking is its own permission: viewing sessions must not let staff end them."""
         return request.user.has_perm("tokenauth.revoke_refreshtokenfamily")
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        """Refuse (400) any filter through a secret field, whatever the transform."""
+        if _UNFILTERABLE.intersection(lookup.split(LOOKUP_SEP)):
+            return False
+        # Django 5.2 still lets callers leave ``request`` out; 6.x always passes it.
+        return super().lookup_allowed(lookup, value, request)  # type: ignore[arg-type]
+
+    def get_actions(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """No bulk delete: it would skip the revocation signals and cache markers.
+
+        (``*args``: Django 6.1 adds ``action_location``.) Deleting stays permitted, so
+        deleting a user still cascades to their families.
+        """
+        actions = super().get_actions(request, *args, **kwargs)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: RefreshTokenFamily) -> None:
+        """The one-family delete page revokes first, so signals and cache markers still fire."""
+        service.revoke_families(family_public_ids=[obj.public_id], reason=RevocationReason.ADMIN)
+        super().delete_model(request, obj)
 
     def get_search_fields(self, request: HttpRequest) -> list[str]:
         return ["public_id", f"user__{get_user_model().USERNAME_FIELD}"]

@@ -15,6 +15,7 @@ from tokenauth.settings import CookieSettings, get_settings
 
 __all__ = [
     "CsrfRefused",
+    "DuplicateRefreshCookie",
     "clear_refresh_cookie",
     "enabled",
     "is_json",
@@ -28,6 +29,15 @@ class CsrfRefused(exceptions.PermissionDenied):
     default_detail = (
         "Cookie requests must be JSON POSTs with X-Requested-With: XMLHttpRequest "
         "from an allowed origin."
+    )
+
+
+class DuplicateRefreshCookie(exceptions.ParseError):
+    """Two cookies of our name: a sibling subdomain or another path set one (cookie tossing)."""
+
+    default_detail = (
+        "The request carries the refresh cookie more than once; clear this site's cookies "
+        "and log in again."
     )
 
 
@@ -59,6 +69,30 @@ def _path(conf: CookieSettings) -> str:
 
 def refresh_token_from_cookie(request: Request) -> str | None:
     return request.COOKIES.get(_name(_conf())) or None
+
+
+def require_one_refresh_cookie(request: Request) -> None:
+    """Refuse (400) a request about to use the cookie when it carries our name twice or more.
+
+    ``request.COOKIES`` keeps the last of them, and which is last is the browser's choice: a
+    cookie tossed from ``evil.example.com`` with ``Domain=.example.com`` would otherwise log
+    the victim's page into the attacker's account. No-op outside cookie mode.
+    """
+    if not enabled():
+        return
+    if _occurrences(str(request.META.get("HTTP_COOKIE", "")), _name(_conf())) > 1:
+        raise DuplicateRefreshCookie()
+
+
+def _occurrences(cookie_header: str, name: str) -> int:
+    """How many cookies called ``name`` the raw header holds, split as Django's
+    ``parse_cookie`` splits it: on ";", the name before the first "=", stripped (a chunk
+    without "=" has an empty name there, so it never counts as ours)."""
+    return sum(
+        1
+        for chunk in cookie_header.split(";")
+        if "=" in chunk and chunk.split("=", 1)[0].strip() == name
+    )
 
 
 def set_refresh_cookie(response: HttpResponseBase, refresh_token: str, max_age: int) -> None:

@@ -122,6 +122,7 @@ class TokenEndpoint(APIView):
         )
         if from_body:
             return str(from_body), False  # a cross-site page cannot know it: no CSRF proof
+        cookies.require_one_refresh_cookie(request)  # the cookie would be used: no tossing
         if from_cookie is not None:
             cookies.require_csrf_proof(request)
         return from_cookie, from_cookie is not None

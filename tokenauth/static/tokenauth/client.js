@@ -4,10 +4,16 @@
 // cookie mode (TOKENAUTH["REFRESH_COOKIE"]) sets, which this script can neither read nor leak.
 //
 //   import { TokenAuthClient } from "/static/tokenauth/client.js";
-//   const auth = new TokenAuthClient({ baseUrl: "/auth/" });
+//   const auth = new TokenAuthClient({
+//     baseUrl: "/auth/",
+//     apiOrigins: ["https://api.example.com"], // other origins that may see the access token
+//   });
 //   await auth.login({ username, password });
 //   const response = await auth.fetch("/api/me/");   // refreshes once on a 401, then retries
 //   await auth.logout();
+//
+// auth.fetch() attaches the access token only to the page's own origin, baseUrl's origin and
+// the apiOrigins; any other URL is fetched as given, without the token.
 
 const JSON_HEADERS = {
   "Content-Type": "application/json",
@@ -24,15 +30,57 @@ export class TokenAuthError extends Error {
   }
 }
 
+// What fetch() resolves a relative URL against: the document's base URL (a <base> element
+// counts), else the page's (or worker's) location; undefined outside a page (node).
+function pageBase() {
+  return globalThis.document?.baseURI ?? globalThis.location?.href;
+}
+
+function resolve(url, base) {
+  try {
+    return new URL(url, base);
+  } catch {
+    return null;
+  }
+}
+
+function apiOrigin(entry) {
+  const url = typeof entry === "string" ? resolve(entry) : null;
+  if (url === null || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    throw new TypeError(
+      `TokenAuthClient: apiOrigins entry ${JSON.stringify(entry)} is not an origin ` +
+        'such as "https://api.example.com"',
+    );
+  }
+  return url.origin; // "https://API.example.com:443/v1/" → "https://api.example.com"
+}
+
 export class TokenAuthClient {
   #accessToken = null;
   #expiresAt = 0;
   #refreshing = null;
   #epoch = 0; // bumped by logout: answers to requests sent before it are dropped
+  #tokenOrigins; // where auth.fetch() may send the access token
 
-  constructor({ baseUrl = "/auth/", fetch: fetchImpl = globalThis.fetch.bind(globalThis) } = {}) {
+  constructor({
+    baseUrl = "/auth/",
+    apiOrigins = [],
+    fetch: fetchImpl = globalThis.fetch.bind(globalThis),
+  } = {}) {
     this.baseUrl = baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`;
     this.fetchImpl = fetchImpl;
+    if (!Array.isArray(apiOrigins)) {
+      throw new TypeError("TokenAuthClient: apiOrigins must be an array of origins");
+    }
+    this.#tokenOrigins = new Set(apiOrigins.map(apiOrigin));
+    const own = globalThis.location?.origin;
+    if (own && own !== "null") {
+      this.#tokenOrigins.add(own); // a file:// page or a sandboxed frame has no origin to add
+    }
+    const base = resolve(this.baseUrl, pageBase());
+    if (base && base.origin !== "null") {
+      this.#tokenOrigins.add(base.origin);
+    }
   }
 
   get isAuthenticated() {
@@ -70,7 +118,13 @@ export class TokenAuthClient {
   // fetch() with the access token. On a 401 it refreshes once and retries once; if that
   // refresh fails, the 401 response is returned as it came. A body must be re-sendable
   // (a string, FormData, Blob...): a Request object is cloned for the retry.
+  //
+  // A URL of any other origin than the page's, baseUrl's and the apiOrigins is fetched as
+  // given: no token, no refresh (a third-party API must never see it).
   async fetch(input, init = {}) {
+    if (!this.#mayCarryToken(input)) {
+      return this.fetchImpl(input, init);
+    }
     let refreshed = false;
     if (this.#accessToken === null || Date.now() >= this.#expiresAt) {
       refreshed = await this.refresh().then(() => true, () => false);
@@ -115,6 +169,16 @@ export class TokenAuthClient {
       headers: JSON_HEADERS,
       body: JSON.stringify(body),
     });
+  }
+
+  #mayCarryToken(input) {
+    // A Request's url is already absolute; a URL object or a string is resolved as fetch()
+    // would resolve it, falling back to baseUrl outside a page.
+    const url = input instanceof Request ? input.url : String(input);
+    const base = pageBase() ?? resolve(this.baseUrl)?.href;
+    const target = resolve(url, base);
+    // Unresolvable (a relative URL with no page and a relative baseUrl): no token.
+    return target !== null && this.#tokenOrigins.has(target.origin);
   }
 
   #withBearer(input, init) {
