@@ -7,6 +7,10 @@ it works however the user is saved. ``QuerySet.update()`` sends no signal: refre
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.hashers import get_hasher, identify_hasher, is_password_usable
@@ -19,6 +23,31 @@ from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 _WATCHED = frozenset({"password", "is_active"})
 _PENDING = "_tokenauth_pending"
+
+
+@dataclass
+class _LoginWindow:
+    """Open while tokenauth's login view runs ``authenticate()``; the first hash change in it
+    closes it, so at most one save per login can pass for Django's rehash."""
+
+    open: bool = True
+
+
+# A ContextVar, not a global or a thread-local: another thread's or asyncio task's login (the
+# admin's, a session view) running meanwhile never sees this one's window.
+_LOGIN: ContextVar[_LoginWindow | None] = ContextVar("tokenauth_login", default=None)
+
+
+@contextmanager
+def tokenauth_login() -> Iterator[None]:
+    """Around the ``authenticate()`` of tokenauth's own login: a hash upgrade Django makes in
+    it re-stamps the user's families instead of revoking them (DESIGN §5). Closed on exit,
+    also when ``authenticate()`` raises."""
+    reset = _LOGIN.set(_LoginWindow())
+    try:
+        yield
+    finally:
+        _LOGIN.reset(reset)
 
 
 def remember_changes(
@@ -69,12 +98,19 @@ def _is_column(model: type[Model], name: str) -> bool:
 
 
 def _is_rehash(user: Any, old_hash: str, update_fields: Any) -> bool:
-    """Django's login-time upgrade of a hash (``check_password``'s setter) is no password change.
+    """Whether this hash change is provably Django's upgrade of the same password.
 
-    That setter clears ``_password`` and saves ``update_fields=["password"]``, and only runs
-    when the old hash needed an upgrade; a real change through ``set_password`` keeps
-    ``_password`` set until after the save.
+    Only inside tokenauth's own login (``tokenauth_login()``): elsewhere (the admin's login, a
+    session view, ``check_password()`` in user code) nothing tells the upgrade from a new
+    password saved the same way, so it revokes. Inside, it must still have the shape of
+    ``check_password``'s setter: ``_password`` cleared (``set_password`` keeps it set until
+    after the save), ``update_fields=["password"]``, an old hash that needed the upgrade and a
+    new one on the preferred hasher's current parameters.
     """
+    window = _LOGIN.get()
+    if window is None or not window.open:
+        return False
+    window.open = False  # the first hash change of the login is the only candidate
     if getattr(user, "_password", None) is not None or update_fields is None:
         return False
     if set(update_fields) != {"password"} or not is_password_usable(user.password):
