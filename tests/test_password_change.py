@@ -125,8 +125,6 @@ def test_a_new_password_saved_like_a_rehash_revokes_every_family_and_access_toke
     revoked_events: list[dict[str, Any]],
 ) -> None:
     """``make_password`` + ``save(update_fields=["password"])``: no setter ran, so a change."""
-    if mode == "none":
-        pytest.skip("none mode refuses only once pwv is checked at the lazy user's load")
     user = outdated_user
     sessions = [login(user), login(user)]
     raise_iterations()
@@ -224,3 +222,59 @@ def test_a_rehash_outside_tokenauths_login_revokes(
     assert [e["reason"] for e in revoked_events] == [RevocationReason.PASSWORD_CHANGED]
     assert_refused(client.get(WHOAMI, **bearer(sessions[0]["access_token"])))
     assert_all_revoked_for_a_password_change(user, client, sessions)
+
+
+# --- pwv where the user row is at hand (item 7) ---------------------------------------------
+
+
+def test_a_password_set_by_queryset_update_refuses_old_access_tokens_that_load_the_user(
+    mode: str,
+    client: Client,
+    user: Any,
+    login: Callable[..., dict[str, Any]],
+    django_assert_max_num_queries: Any,
+) -> None:
+    """No signal, so no revocation; yet a view that uses the user refuses the token."""
+    tokens = login(user)
+
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password(NEW_PASSWORD))
+
+    assert RefreshTokenFamily.objects.get(user_id=user.pk).revoked_at is None
+    with django_assert_max_num_queries(1):  # the join (database mode) or the lazy load
+        assert_refused(client.get(ME, **bearer(tokens["access_token"])))
+    # A view that reads only pk: cache and none modes load nothing, so check nothing.
+    whoami = client.get(WHOAMI, **bearer(tokens["access_token"]))
+    assert whoami.status_code == (401 if mode == "database" else 200), whoami.content
+
+
+def test_access_tokens_minted_before_a_rehash_at_login_fail_pwv_until_refreshed(
+    mode: str,
+    client: Client,
+    outdated_user: Any,
+    login: Callable[..., dict[str, Any]],
+    raise_iterations: Callable[[], None],
+) -> None:
+    """The accepted price of the re-stamp: the old access token names the old hash."""
+    user = outdated_user
+    earlier = login(user)
+    raise_iterations()
+    login(user)  # rehash
+
+    assert_refused(client.get(ME, **bearer(earlier["access_token"])))
+    refreshed = refresh(client, earlier)
+    assert refreshed.status_code == 200, refreshed.content
+    assert client.get(ME, **bearer(refreshed.json()["access_token"])).status_code == 200
+
+
+def test_pwv_minted_under_a_retired_secret_key_still_passes(
+    mode: str, client: Client, user: Any, login: Callable[..., dict[str, Any]], settings: Any
+) -> None:
+    """Rotating SECRET_KEY logs nobody out: pwv is checked under the fallbacks too."""
+    tokens = login(user)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-rotated-tests-secret-key-long-enough-for-hmac-0123456789abcdef"
+
+    response = client.get(ME, **bearer(tokens["access_token"]))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["username"] == user.username

@@ -2,7 +2,8 @@
 
 Connected in ``TokenAuthConfig.ready()`` to the user model's ``pre_save``/``post_save``, so
 it works however the user is saved. ``QuerySet.update()`` sends no signal: refresh and
-``database`` mode still catch a changed password through the fingerprint.
+``database`` mode still catch a changed password through the fingerprint, and the ``pwv``
+claim wherever the user row is loaded.
 """
 
 from __future__ import annotations
