@@ -1,9 +1,10 @@
-"""Revoke a user's families when their password changes or they are deactivated.
+"""Keep tokens in step with saved and deleted rows: a user's password change or deactivation
+revokes their families; a deleted live family's access tokens are marked revoked.
 
 Connected in ``TokenAuthConfig.ready()`` to the user model's ``pre_save``/``post_save``, so
-it works however the user is saved. ``QuerySet.update()`` sends no signal: refresh and
-``database`` mode still catch a changed password through the fingerprint, and the ``pwv``
-claim wherever the user row is loaded.
+it works however the user is saved, and to the family's ``post_delete``. ``QuerySet.update()``
+sends no signal: refresh and ``database`` mode still catch a changed password through the
+fingerprint, and the ``pwv`` claim wherever the user row is loaded.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 
 from django.contrib.auth.hashers import get_hasher, identify_hasher, is_password_usable
 from django.core.exceptions import FieldDoesNotExist
+from django.db import transaction
 from django.db.models import Model
 
-from tokenauth import service
+from tokenauth import revocation_cache, service
 from tokenauth.fingerprints import password_fingerprint, password_fingerprints
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
@@ -89,6 +91,19 @@ def apply_changes(sender: type[Model], instance: Any, created: bool = False, **k
             revoked_at__isnull=True,
             password_fingerprint__in=password_fingerprints(pending["restamp"]),
         ).update(password_fingerprint=password_fingerprint(instance.password))
+
+
+def mark_deleted_family(
+    sender: type[Model], instance: RefreshTokenFamily, using: str, **kwargs: Any
+) -> None:
+    """post_delete: in ``cache`` mode a live family's access tokens die with its row, once the
+    delete commits on the family's database (the admin, a user's deletion, the shell).
+
+    A revoked family got its markers when it was revoked. ``purge_expired`` deletes without
+    this signal (see there)."""
+    if instance.revoked_at is None:
+        public_id = instance.public_id
+        transaction.on_commit(lambda: revocation_cache.mark_revoked([public_id]), using=using)
 
 
 def _is_column(model: type[Model], name: str) -> bool:
