@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
@@ -170,6 +171,29 @@ def test_a_rehash_at_tokenauths_login_revokes_nothing_and_restamps_the_families(
     assert refreshed.status_code == 200, refreshed.content
     for tokens in (refreshed.json(), later):
         assert client.get(ME, **bearer(tokens["access_token"])).status_code == 200
+
+
+def test_a_rehash_at_the_oauth_token_endpoint_revokes_nothing_either(
+    client: Client,
+    outdated_user: Any,
+    login: Callable[..., dict[str, Any]],
+    raise_iterations: Callable[[], None],
+    revoked_events: list[dict[str, Any]],
+) -> None:
+    """``token/`` with ``grant_type=password`` shares the login's authenticate() window."""
+    user = outdated_user
+    earlier = login(user)
+    raise_iterations()
+
+    body = {"grant_type": "password", "username": user.username, "password": PASSWORD}
+    response = client.post(
+        "/auth/token/", urlencode(body), content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 200, response.content
+    assert stored_hash(user).startswith("pbkdf2_sha256$2000$")
+    assert revoked_events == []
+    assert refresh(client, earlier).status_code == 200
 
 
 # --- a rehash anywhere else (item 6 c) ------------------------------------------------------

@@ -65,7 +65,7 @@ class AccessTokenAuthentication(BaseAuthentication):
         error = getattr(request, "_tokenauth_error", None)
         if error is None and isinstance(getattr(request, "_auth", None), AccessClaims):
             # LazyUser's load failed in the view.
-            error = "The access token's user no longer exists, is inactive or changed password."
+            error = "The access token's user no longer exists, is inactive or has a new password."
         if error is None:  # RFC 6750 §3.1: no error attribute when no credentials came
             return f'Bearer realm="{_REALM}"'
         return f'Bearer realm="{_REALM}", error="invalid_token", error_description="{error}"'
