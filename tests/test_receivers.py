@@ -14,7 +14,7 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from tests.factories import PASSWORD, UserFactory
-from tokenauth import revocation_cache, service
+from tokenauth import receivers, revocation_cache, service
 from tokenauth.fingerprints import password_fingerprint
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidRefreshToken, IssuedTokens
@@ -195,7 +195,7 @@ def test_creating_a_user_revokes_nothing(
     assert RefreshTokenFamily.objects.filter(revoked_at__isnull=False).count() == 0
 
 
-# --- login-time rehash -------------------------------------------------------------------
+# --- login-time rehash (in tokenauth's login window; tests/test_password_change.py over HTTP)
 
 
 def _with_outdated_hash(settings: Any, outdated_hash: Callable[[], str]) -> Any:
@@ -233,7 +233,7 @@ def _authenticate(user: Any) -> Any:
 
 @pytest.mark.parametrize("outdated_hash", OUTDATED_HASHES)
 @pytest.mark.parametrize("log_in", [_check_password, _authenticate], ids=["check", "authenticate"])
-def test_login_time_rehash_restamps_instead_of_revoking(
+def test_a_rehash_in_tokenauths_login_window_restamps_instead_of_revoking(
     db: None,
     settings: Any,
     outdated_hash: Callable[[], str],
@@ -246,7 +246,7 @@ def test_login_time_rehash_restamps_instead_of_revoking(
     tokens = _login(user)
     other_device = _login(user)
 
-    with committed():
+    with committed(), receivers.tokenauth_login():
         rehashed = log_in(user)
 
     new_hash = get_user_model().objects.get(pk=user.pk).password
@@ -268,7 +268,8 @@ def test_rehash_restamps_a_family_stamped_under_a_fallback_key(db: None, setting
     settings.SECRET_KEY = NEW_SECRET_KEY
     settings.SECRET_KEY_FALLBACKS = [OLD_SECRET_KEY]
 
-    _check_password(user)
+    with receivers.tokenauth_login():
+        _check_password(user)
 
     assert _family(tokens).revoked_at is None
     assert _refresh(tokens).refresh_token
@@ -280,11 +281,75 @@ def test_rehash_does_not_restore_a_family_revoked_before(db: None, settings: Any
     tokens = _login(user)
     service.revoke_family(family_public_id=tokens.family_public_id, reason=RevocationReason.LOGOUT)
 
-    _check_password(user)
+    with receivers.tokenauth_login():
+        _check_password(user)
 
     assert _family(tokens).revocation_reason == RevocationReason.LOGOUT
     with pytest.raises(InvalidRefreshToken):
         _refresh(tokens)
+
+
+@pytest.mark.parametrize("log_in", [_check_password, _authenticate], ids=["check", "authenticate"])
+def test_the_same_rehash_outside_the_window_revokes(
+    db: None, settings: Any, log_in: Callable[[Any], Any]
+) -> None:
+    user = _with_outdated_hash(settings, _fewer_iterations)
+    tokens = _login(user)
+
+    log_in(user)
+
+    assert _family(tokens).revocation_reason == RevocationReason.PASSWORD_CHANGED
+
+
+def test_the_window_closes_when_authenticate_raises(db: None, settings: Any) -> None:
+    user = _with_outdated_hash(settings, _fewer_iterations)
+    tokens = _login(user)
+
+    with pytest.raises(RuntimeError), receivers.tokenauth_login():
+        raise RuntimeError("a backend failed")
+    _check_password(user)
+
+    assert _family(tokens).revocation_reason == RevocationReason.PASSWORD_CHANGED
+
+
+def test_the_window_still_requires_the_setters_shape(db: None, settings: Any) -> None:
+    # set_password() keeps _password set until after the save: a change, window or not.
+    user = _with_outdated_hash(settings, _fewer_iterations)
+    tokens = _login(user)
+
+    with receivers.tokenauth_login():
+        user.set_password(PASSWORD)
+        user.save(update_fields=["password"])
+
+    assert _family(tokens).revocation_reason == RevocationReason.PASSWORD_CHANGED
+
+
+def test_the_window_admits_one_hash_change(db: None, settings: Any) -> None:
+    """A second save in the same login, even shaped like the setter, is a change."""
+    user = _with_outdated_hash(settings, _fewer_iterations)
+    tokens = _login(user)
+
+    with receivers.tokenauth_login():
+        _check_password(user)
+        assert _family(tokens).revoked_at is None  # the rehash: re-stamped
+        type(user).objects.filter(pk=user.pk).update(password=_fewer_iterations())
+        user.refresh_from_db()
+        user.password = make_password("chosen by backend code")
+        user.save(update_fields=["password"])
+
+    assert _family(tokens).revocation_reason == RevocationReason.PASSWORD_CHANGED
+
+
+def test_a_nested_window_ends_with_its_block(db: None, settings: Any) -> None:
+    user = _with_outdated_hash(settings, _fewer_iterations)
+    tokens = _login(user)
+
+    with receivers.tokenauth_login():
+        with receivers.tokenauth_login():
+            pass
+        _check_password(user)  # still inside the outer window
+    assert _family(tokens).revoked_at is None
+    assert _refresh(tokens).refresh_token
 
 
 # --- QuerySet.update bypasses signals ----------------------------------------------------

@@ -1,10 +1,10 @@
-"""App configuration: system checks and the user-model receivers."""
+"""App configuration: system checks and the model receivers."""
 
 from __future__ import annotations
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 
 
 class TokenAuthConfig(AppConfig):
@@ -21,3 +21,10 @@ class TokenAuthConfig(AppConfig):
             receivers.remember_changes, sender=user_model, dispatch_uid="tokenauth_pre"
         )
         post_save.connect(receivers.apply_changes, sender=user_model, dispatch_uid="tokenauth_post")
+        # A family receiver turns off Django's fast delete for families: purge_expired deletes
+        # with _raw_delete() so that it still costs one DELETE per batch.
+        post_delete.connect(
+            receivers.mark_deleted_family,
+            sender="tokenauth.RefreshTokenFamily",
+            dispatch_uid="tokenauth_family_deleted",
+        )

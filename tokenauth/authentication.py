@@ -16,6 +16,7 @@ from rest_framework.request import Request
 
 from tokenauth import revocation_cache, service
 from tokenauth.access import AccessClaims, InvalidAccessToken, decode_access_token
+from tokenauth.fingerprints import password_fingerprint_matches
 from tokenauth.settings import get_settings
 
 __all__ = ["AccessTokenAuthentication", "LazyUser"]
@@ -56,14 +57,15 @@ class AccessTokenAuthentication(BaseAuthentication):
         if mode == "cache":
             self._check_cache(request, claims)
         try:
-            return LazyUser(claims.user_id), claims
+            return LazyUser(claims.user_id, password_version=claims.password_version), claims
         except ValidationError:
             self._fail(request, "The access token is invalid or expired.")
 
     def authenticate_header(self, request: Request) -> str:
         error = getattr(request, "_tokenauth_error", None)
         if error is None and isinstance(getattr(request, "_auth", None), AccessClaims):
-            error = "The access token's user no longer exists or is inactive."  # LazyUser
+            # LazyUser's load failed in the view.
+            error = "The access token's user no longer exists, is inactive or has a new password."
         if error is None:  # RFC 6750 §3.1: no error attribute when no credentials came
             return f'Bearer realm="{_REALM}"'
         return f'Bearer realm="{_REALM}", error="invalid_token", error_description="{error}"'
@@ -94,7 +96,7 @@ class AccessTokenAuthentication(BaseAuthentication):
             self._fail(request, "The access token has been revoked.")
 
 
-def _load_user(pk: Any) -> AbstractBaseUser:
+def _load_user(pk: Any, password_version: str | None) -> AbstractBaseUser:
     user_model = get_user_model()
     try:
         user = user_model._default_manager.get(pk=pk)
@@ -105,6 +107,12 @@ def _load_user(pk: Any) -> AbstractBaseUser:
         raise ServiceUnavailable() from exc
     if not user.is_active:
         raise exceptions.AuthenticationFailed("The user is inactive.")
+    # DESIGN §4: the row is at hand, so a password changed since the token was minted (even by
+    # a QuerySet.update(), which no receiver sees) refuses it.
+    if password_version is not None and not password_fingerprint_matches(
+        user.password, password_version
+    ):
+        raise exceptions.AuthenticationFailed("The access token's password version is outdated.")
     return user
 
 
@@ -116,12 +124,15 @@ else:
 
 class LazyUser(_LazyBase):
     """The token's user: ``pk``, ``id`` and ``is_authenticated`` cost nothing; anything else
-    loads the real user once (one query), so existing views keep working."""
+    loads the real user once (one query), so existing views keep working.
 
-    def __init__(self, user_id: str) -> None:
+    With ``password_version`` (the token's ``pwv``), a user whose password changed since is
+    refused at that load (401); None checks nothing."""
+
+    def __init__(self, user_id: str, *, password_version: str | None = None) -> None:
         # clean(): to_python plus the field's range validators, so no query sees a bad pk.
         pk = get_user_model()._meta.pk.clean(user_id, None)
-        super().__init__(lambda: _load_user(pk))
+        super().__init__(lambda: _load_user(pk, password_version))
         self.__dict__["_pk"] = pk  # LazyObject.__setattr__ would load the user
 
     @property

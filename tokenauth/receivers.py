@@ -1,24 +1,56 @@
-"""Revoke a user's families when their password changes or they are deactivated.
+"""Keep tokens in step with saved and deleted rows: a user's password change or deactivation
+revokes their families; a deleted live family's access tokens are marked revoked.
 
 Connected in ``TokenAuthConfig.ready()`` to the user model's ``pre_save``/``post_save``, so
-it works however the user is saved. ``QuerySet.update()`` sends no signal: refresh and
-``database`` mode still catch a changed password through the fingerprint.
+it works however the user is saved, and to the family's ``post_delete``. ``QuerySet.update()``
+sends no signal: refresh and ``database`` mode still catch a changed password through the
+fingerprint, and the ``pwv`` claim wherever the user row is loaded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.hashers import get_hasher, identify_hasher, is_password_usable
 from django.core.exceptions import FieldDoesNotExist
+from django.db import transaction
 from django.db.models import Model
 
-from tokenauth import service
+from tokenauth import revocation_cache, service
 from tokenauth.fingerprints import password_fingerprint, password_fingerprints
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 _WATCHED = frozenset({"password", "is_active"})
 _PENDING = "_tokenauth_pending"
+
+
+@dataclass
+class _LoginWindow:
+    """Open while tokenauth's login view runs ``authenticate()``; the first hash change in it
+    closes it, so at most one save per login can pass for Django's rehash."""
+
+    open: bool = True
+
+
+# A ContextVar, not a global or a thread-local: another thread's or asyncio task's login (the
+# admin's, a session view) running meanwhile never sees this one's window.
+_LOGIN: ContextVar[_LoginWindow | None] = ContextVar("tokenauth_login", default=None)
+
+
+@contextmanager
+def tokenauth_login() -> Iterator[None]:
+    """Around the ``authenticate()`` of tokenauth's own login: a hash upgrade Django makes in
+    it re-stamps the user's families instead of revoking them (DESIGN §5). Closed on exit,
+    also when ``authenticate()`` raises."""
+    reset = _LOGIN.set(_LoginWindow())
+    try:
+        yield
+    finally:
+        _LOGIN.reset(reset)
 
 
 def remember_changes(
@@ -61,6 +93,19 @@ def apply_changes(sender: type[Model], instance: Any, created: bool = False, **k
         ).update(password_fingerprint=password_fingerprint(instance.password))
 
 
+def mark_deleted_family(
+    sender: type[Model], instance: RefreshTokenFamily, using: str, **kwargs: Any
+) -> None:
+    """post_delete: in ``cache`` mode a live family's access tokens die with its row, once the
+    delete commits on the family's database (the admin, a user's deletion, the shell).
+
+    A revoked family got its markers when it was revoked. ``purge_expired`` deletes without
+    this signal (see there)."""
+    if instance.revoked_at is None:
+        public_id = instance.public_id
+        transaction.on_commit(lambda: revocation_cache.mark_revoked([public_id]), using=using)
+
+
 def _is_column(model: type[Model], name: str) -> bool:
     try:
         return bool(model._meta.get_field(name).concrete)
@@ -69,12 +114,19 @@ def _is_column(model: type[Model], name: str) -> bool:
 
 
 def _is_rehash(user: Any, old_hash: str, update_fields: Any) -> bool:
-    """Django's login-time upgrade of a hash (``check_password``'s setter) is no password change.
+    """Whether this hash change is provably Django's upgrade of the same password.
 
-    That setter clears ``_password`` and saves ``update_fields=["password"]``, and only runs
-    when the old hash needed an upgrade; a real change through ``set_password`` keeps
-    ``_password`` set until after the save.
+    Only inside tokenauth's own login (``tokenauth_login()``): elsewhere (the admin's login, a
+    session view, ``check_password()`` in user code) nothing tells the upgrade from a new
+    password saved the same way, so it revokes. Inside, it must still have the shape of
+    ``check_password``'s setter: ``_password`` cleared (``set_password`` keeps it set until
+    after the save), ``update_fields=["password"]``, an old hash that needed the upgrade and a
+    new one on the preferred hasher's current parameters.
     """
+    window = _LOGIN.get()
+    if window is None or not window.open:
+        return False
+    window.open = False  # the first hash change of the login is the only candidate
     if getattr(user, "_password", None) is not None or update_fields is None:
         return False
     if set(update_fields) != {"password"} or not is_password_usable(user.password):

@@ -17,7 +17,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from tokenauth import cookies, errors, revocation_cache, service, throttling
+from tokenauth import cookies, errors, receivers, revocation_cache, service, throttling
 from tokenauth.authentication import AccessTokenAuthentication
 from tokenauth.client_info import clean_ip
 from tokenauth.errors import (
@@ -96,8 +96,10 @@ class TokenEndpoint(APIView):
         if attempt.retry_after is not None:
             raise LoginThrottled(wait=attempt.retry_after)
         # Django's authenticate: other backends, lockout apps and user_login_failed all apply,
-        # and an unknown user still costs a password hash (no timing oracle).
-        user = authenticate(request, **serializer.credentials())
+        # and an unknown user still costs a password hash (no timing oracle). The window lets
+        # Django's rehash of this password re-stamp the families instead of revoking them.
+        with receivers.tokenauth_login():
+            user = authenticate(request, **serializer.credentials())
         if user is None or not user.is_active:
             raise service.InvalidCredentials()  # the reservation stands: a failure
         attempt.succeeded()
