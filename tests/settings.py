@@ -50,8 +50,9 @@ TEMPLATES = [
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def _database(url: str | None) -> dict[str, object]:
+def _database(url: str | None, test_name: str) -> dict[str, object]:
     if not url:
+        # Django names each alias's in-memory test database after the alias: two databases.
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
     parsed = urlparse(url)
     return {
@@ -61,11 +62,16 @@ def _database(url: str | None) -> dict[str, object]:
         "PASSWORD": parsed.password or "",
         "HOST": parsed.hostname or "127.0.0.1",
         "PORT": parsed.port or 5432,
-        "TEST": {"NAME": f"test_tokenauth_{os.getpid()}"},
+        "TEST": {"NAME": f"{test_name}_{os.getpid()}"},
     }
 
 
-DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
+DATABASES = {
+    "default": _database(os.environ.get("DATABASE_URL"), "test_tokenauth"),
+    # Only tests/test_database_routers.py asks for it (pytest-django creates it for them
+    # alone), with tests/routers.py sending the auth tables and tokenauth's there.
+    "auth": _database(os.environ.get("DATABASE_URL"), "test_tokenauth_auth"),
+}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if os.environ.get("REDIS_URL"):
