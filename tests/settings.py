@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "tokenauth",
+    "axes",  # off (AXES_ENABLED below); tests/test_axes.py turns it on
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -45,6 +46,13 @@ TEMPLATES = [
         },
     }
 ]
+
+# django-axes: installed so its tables exist, off so it costs nothing outside tests/test_axes.py
+# (its receivers and backend check AXES_ENABLED first). Its middleware and backend warnings are
+# silenced rather than the middleware and backend installed for every test.
+AXES_ENABLED = False
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+SILENCED_SYSTEM_CHECKS = ["axes.W002", "axes.W003"]
 
 # Fast hashing for tests; a test that needs the rehash path overrides it.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

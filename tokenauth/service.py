@@ -30,6 +30,7 @@ from tokenauth.settings import get_settings
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
+    from django.http import HttpRequest
 
 __all__ = [
     "InvalidAccessToken",
@@ -74,18 +75,24 @@ class InvalidRefreshToken(TokenAuthError):
 
 
 def login(
-    *, user: AbstractBaseUser, ip: str | None, user_agent: str, now: datetime | None = None
+    *,
+    user: AbstractBaseUser,
+    ip: str | None,
+    user_agent: str,
+    now: datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> IssuedTokens:
     """Start a family for a user the caller has authenticated; sends ``user_logged_in``.
 
-    Raises ``InvalidCredentials`` for an inactive user.
+    ``request`` goes to the signal untouched, never read here: receivers such as django-axes'
+    need it. A receiver that raises leaves no family. Raises ``InvalidCredentials`` for an
+    inactive user.
     """
     if not user.is_active:
         raise InvalidCredentials("inactive user")
     with _db.atomic():
         tokens = issue_tokens(user=user, ip=ip, user_agent=user_agent, now=now)
-        # No request here: receivers such as update_last_login only need the user.
-        user_logged_in.send(sender=type(user), request=None, user=user)
+        user_logged_in.send(sender=type(user), request=request, user=user)
     return tokens
 
 
