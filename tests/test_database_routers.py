@@ -41,8 +41,8 @@ def routed(request: Any, settings: Any) -> None:
 
 @pytest.fixture
 def user(routed: None) -> Any:
-    user = get_user_model().objects.create_user("alice", password=PASSWORD)  # written to "auth"
     user_model = get_user_model()
+    user = user_model.objects.create_user("alice", password=PASSWORD)  # written to "auth"
     replica_copy = user_model(
         **{f.attname: getattr(user, f.attname) for f in user_model._meta.concrete_fields}
     )
