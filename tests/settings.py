@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "tokenauth",
+    "axes",  # off (AXES_ENABLED below); tests/test_axes.py turns it on
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -46,12 +47,20 @@ TEMPLATES = [
     }
 ]
 
+# django-axes: installed so its tables exist, off so it costs nothing outside tests/test_axes.py
+# (its receivers and backend check AXES_ENABLED first). Its middleware and backend warnings are
+# silenced rather than the middleware and backend installed for every test.
+AXES_ENABLED = False
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+SILENCED_SYSTEM_CHECKS = ["axes.W002", "axes.W003"]
+
 # Fast hashing for tests; a test that needs the rehash path overrides it.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def _database(url: str | None) -> dict[str, object]:
+def _database(url: str | None, test_name: str) -> dict[str, object]:
     if not url:
+        # Django names each alias's in-memory test database after the alias: two databases.
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
     parsed = urlparse(url)
     return {
@@ -61,11 +70,16 @@ def _database(url: str | None) -> dict[str, object]:
         "PASSWORD": parsed.password or "",
         "HOST": parsed.hostname or "127.0.0.1",
         "PORT": parsed.port or 5432,
-        "TEST": {"NAME": f"test_tokenauth_{os.getpid()}"},
+        "TEST": {"NAME": f"{test_name}_{os.getpid()}"},
     }
 
 
-DATABASES = {"default": _database(os.environ.get("DATABASE_URL"))}
+DATABASES = {
+    "default": _database(os.environ.get("DATABASE_URL"), "test_tokenauth"),
+    # Only tests/test_database_routers.py asks for it (pytest-django creates it for them
+    # alone), with tests/routers.py sending the auth tables and tokenauth's there.
+    "auth": _database(os.environ.get("DATABASE_URL"), "test_tokenauth_auth"),
+}
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if os.environ.get("REDIS_URL"):

@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.contrib.auth.signals import user_logged_in
+from django.http import HttpRequest
 from django.utils import timezone
 
 from tests.factories import UserFactory
@@ -135,6 +136,41 @@ def test_login_sends_user_logged_in_and_token_issued(
 
     assert logged_in == [user]
     assert received["token_issued"] == [{"user": user, "family_public_id": tokens.family_public_id}]
+
+
+def test_login_hands_its_request_to_user_logged_in_untouched(user: Any) -> None:
+    request = HttpRequest()
+    received: list[Any] = []
+    user_logged_in.connect(
+        lambda sender, **kw: received.append(kw["request"]), weak=False, dispatch_uid="test-rq"
+    )
+    try:
+        service.login(user=user, ip=IP, user_agent=UA, now=T0, request=request)
+        service.login(user=user, ip=IP, user_agent=UA, now=T0)
+    finally:
+        user_logged_in.disconnect(dispatch_uid="test-rq")
+
+    assert received[0] is request
+    assert request.__dict__ == HttpRequest().__dict__  # nothing read into it, nothing set
+    assert received[1] is None  # a caller without a request (SSO, a command)
+
+
+def _raise_on_login(sender: Any, **kwargs: Any) -> None:
+    raise RuntimeError("user_logged_in receiver failed")
+
+
+def test_a_raising_user_logged_in_receiver_leaves_no_family(
+    user: Any, received: dict[str, list[dict[str, Any]]], committed: Callable[[], Any]
+) -> None:
+    user_logged_in.connect(_raise_on_login, weak=False, dispatch_uid="test-raising-login")
+    try:
+        with committed(), pytest.raises(RuntimeError):
+            _login(user, T0)
+    finally:
+        user_logged_in.disconnect(dispatch_uid="test-raising-login")
+
+    assert not RefreshTokenFamily.objects.exists()
+    assert received["token_issued"] == []
 
 
 def test_issue_tokens_starts_a_family_without_user_logged_in(

@@ -12,6 +12,15 @@ class MeView(APIView):
         return Response({"id": request.user.pk, "username": request.user.get_username()})
 
 
+class PasswordView(APIView):
+    """A project's own "change my password" endpoint: set_password and save, nothing else."""
+
+    def post(self, request):  # type: ignore[no-untyped-def]
+        request.user.set_password(request.data["password"])
+        request.user.save()
+        return Response(status=204)
+
+
 class WhoAmIView(APIView):
     """Touches only what the lazy user gives for free."""
 
@@ -85,4 +94,5 @@ urlpatterns = [
     path("auth/", include("tokenauth.urls")),
     path("api/me/", MeView.as_view()),
     path("api/whoami/", WhoAmIView.as_view()),
+    path("api/password/", PasswordView.as_view()),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -39,6 +39,8 @@ _ERRORS: dict[type[BaseException], tuple[int, str]] = {
     exceptions.MethodNotAllowed: (405, "invalid_request"),
     exceptions.Throttled: (429, "too_many_requests"),
     cookies.CsrfRefused: (403, "invalid_request"),
+    # A login refused by policy: a lockout app's receiver (django-axes' DRF recipe), say.
+    exceptions.PermissionDenied: (403, "access_denied"),
     throttling.ThrottleUnavailable: (503, "temporarily_unavailable"),
     revocation_cache.CacheUnavailable: (503, "temporarily_unavailable"),
     OperationalError: (503, "temporarily_unavailable"),  # database locked or lost
@@ -89,4 +91,6 @@ def as_api_exception(exc: Exception) -> Exception:
         return PayloadTooLarge()
     if isinstance(exc, TooManyFieldsSent):  # Django's DATA_UPLOAD_MAX_NUMBER_FIELDS
         return exceptions.ParseError("Too many form fields.")
+    if isinstance(exc, PermissionDenied):  # as DRF's own handler does, keeping the message
+        return exceptions.PermissionDenied(str(exc) or None)
     return exc

@@ -16,16 +16,17 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connections, router
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
 
+from tokenauth import _db
 from tokenauth.models import RefreshTokenFamily
 from tokenauth.refresh_tokens import is_public_id
 
-__all__ = ["FamilyState", "family_and_user", "family_for_update"]
+__all__ = ["FamilyState", "family_and_user", "family_for_update", "user_of"]
 
 _PLACEHOLDER = "\x00public_id\x00"
 
@@ -39,8 +40,11 @@ class FamilyState:
 
 
 def family_and_user(public_id: str) -> tuple[FamilyState, AbstractBaseUser] | None:
-    """``database`` mode, every request: the family's state and its user, or None."""
-    found = _AUTHENTICATION.fetch(router.db_for_read(RefreshTokenFamily), public_id)
+    """``database`` mode, every request: the family's state and its user, or None.
+
+    Read where revocations are written, never from a replica that may not have them yet.
+    """
+    found = _AUTHENTICATION.fetch(_db.write_alias(), public_id)
     if found is None:
         return None
     alias, (revoked_at, fingerprint, *user_values) = found
@@ -50,7 +54,7 @@ def family_and_user(public_id: str) -> tuple[FamilyState, AbstractBaseUser] | No
 def family_for_update(public_id: str) -> RefreshTokenFamily | None:
     """Refresh: the family (with its user), row-locked for the transaction where the database
     can lock it; SQLite has no row locks and relies on the compare-and-set."""
-    alias = router.db_for_write(RefreshTokenFamily)
+    alias = _db.write_alias()
     connection = connections[alias]
     features = connection.features
     if features.has_select_for_update and connection.get_autocommit():
@@ -58,7 +62,8 @@ def family_for_update(public_id: str) -> RefreshTokenFamily | None:
         raise TransactionManagementError("select_for_update cannot be used outside a transaction")
     if features.has_select_for_update and not features.has_select_for_update_of:
         # MariaDB: no FOR UPDATE OF, so lock the family alone and read the user unlocked.
-        return RefreshTokenFamily.objects.select_for_update().filter(public_id=public_id).first()
+        # The user comes later, from user_of(), only when the refresh gets that far.
+        return _db.families().select_for_update().filter(public_id=public_id).first()
     found = _ROTATION.fetch(alias, public_id)
     if found is None:
         return None
@@ -67,6 +72,15 @@ def family_for_update(public_id: str) -> RefreshTokenFamily | None:
     family = RefreshTokenFamily.from_db(alias, _FAMILY_FIELDS, values[:split])
     family.user = _user(alias, values[split:])  # type: ignore[assignment]  # AUTH_USER_MODEL
     return family
+
+
+def user_of(family: RefreshTokenFamily) -> AbstractBaseUser:
+    """The family's user: the one read with it, else loaded once from the family's database
+    (a router may send user reads to a replica; the refresh must see what the lock saw)."""
+    if not RefreshTokenFamily._meta.get_field("user").is_cached(family):
+        users = get_user_model()._base_manager.using(family._state.db)
+        family.user = users.get(pk=family.user_id)
+    return family.user
 
 
 _FAMILY_FIELDS = tuple(field.attname for field in RefreshTokenFamily._meta.concrete_fields)

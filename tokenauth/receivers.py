@@ -20,7 +20,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.db.models import Model
 
-from tokenauth import revocation_cache, service
+from tokenauth import _db, revocation_cache, service
 from tokenauth.fingerprints import password_fingerprint, password_fingerprints
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
@@ -54,7 +54,12 @@ def tokenauth_login() -> Iterator[None]:
 
 
 def remember_changes(
-    sender: type[Model], instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any
+    sender: type[Model],
+    instance: Any,
+    raw: bool = False,
+    using: str | None = None,
+    update_fields: Any = None,
+    **kwargs: Any,
 ) -> None:
     """pre_save: note what the save changes, to act on it once the row is written."""
     instance.__dict__.pop(_PENDING, None)  # a save that failed after pre_save leaves nothing
@@ -64,7 +69,8 @@ def remember_changes(
         return  # e.g. update_last_login: no query
     # AbstractBaseUser's is_active is a plain True unless the model adds the column.
     columns = [f for f in ("password", "is_active") if _is_column(sender, f)]
-    old = sender._default_manager.filter(pk=instance.pk).values(*columns).first()
+    # The row being overwritten, from the database the save writes to (never a replica).
+    old = sender._default_manager.using(using).filter(pk=instance.pk).values(*columns).first()
     if old is None:
         return
     pending: dict[str, str] = {}
@@ -86,7 +92,7 @@ def apply_changes(sender: type[Model], instance: Any, created: bool = False, **k
     if "revoke" in pending:
         service.revoke_user(user=instance, reason=RevocationReason(pending["revoke"]))
     else:
-        RefreshTokenFamily.objects.filter(
+        _db.families().filter(
             user_id=instance.pk,
             revoked_at__isnull=True,
             password_fingerprint__in=password_fingerprints(pending["restamp"]),

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import connections, router, transaction
+from django.db import connections
 from django.db.models import QuerySet
 from django.dispatch import Signal
 
-from tokenauth import revocation_cache, signals
+from tokenauth import _db, revocation_cache, signals
 from tokenauth.client_info import clean_ip, clean_user_agent
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
@@ -20,7 +20,7 @@ Row = tuple[int, str, object]  # pk, public_id, user_id
 
 
 def live(**filters: object) -> QuerySet[RefreshTokenFamily]:
-    return RefreshTokenFamily.objects.filter(revoked_at__isnull=True, **filters)
+    return _db.families().filter(revoked_at__isnull=True, **filters)
 
 
 def revoke_matching(
@@ -49,7 +49,7 @@ def revoke_rows(
 def _announce(rows: Sequence[tuple[int, str, object]], reason: RevocationReason) -> None:
     """After commit: cache markers (cache mode) and one ``family_revoked`` per user."""
     public_ids = tuple(public_id for _, public_id, _ in rows)
-    transaction.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
+    _db.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
     for user_id in {user_id for _, _, user_id in rows}:
         ids = tuple(public_id for _, public_id, owner in rows if owner == user_id)
         send_on_commit(
@@ -62,7 +62,7 @@ def row_of(family: RefreshTokenFamily) -> list[tuple[int, str, object]]:
 
 
 def lock(families: QuerySet[RefreshTokenFamily]) -> QuerySet[RefreshTokenFamily]:
-    features = connections[router.db_for_write(RefreshTokenFamily)].features
+    features = connections[_db.write_alias()].features
     return families.select_for_update() if features.has_select_for_update else families
 
 
@@ -99,4 +99,4 @@ def revoke_for_reuse(
 
 def send_on_commit(signal: Signal, **kwargs: object) -> None:
     # send_robust: a failing receiver is logged by Django and never undoes what committed.
-    transaction.on_commit(lambda: signal.send_robust(sender=RefreshTokenFamily, **kwargs))
+    _db.on_commit(lambda: signal.send_robust(sender=RefreshTokenFamily, **kwargs))

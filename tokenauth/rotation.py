@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from tokenauth import refresh_tokens, revocation, signals
 from tokenauth.access import encode_access_token
-from tokenauth.family_lookup import family_for_update
+from tokenauth.family_lookup import family_for_update, user_of
 from tokenauth.fingerprints import (
     client_binding,
     client_binding_matches,
@@ -91,7 +91,8 @@ def rotate(
     if verdict == "current" and not _compare_and_set(family, generation, ip, user_agent, now):
         if retried:
             return "conflict"
-        family.refresh_from_db()  # someone rotated first: now grace or reuse
+        # Someone rotated first: now grace or reuse. Re-read where the lock is, never a replica.
+        family.refresh_from_db(using=family._state.db)
         return rotate(family, generation, ip, user_agent, now, retried=True)
     # On grace: the same successor the first caller got; no row, expiry or last_used_at changes.
     revocation.send_on_commit(
@@ -130,7 +131,7 @@ def unusable(family: RefreshTokenFamily, now: datetime) -> str:
     """Why a genuine, unrevoked family cannot refresh, or ``""``."""
     if now >= family.idle_expires_at or now >= family.absolute_expires_at:
         return "expired"
-    user = family.user
+    user = user_of(family)  # the first use of the user on every path that mints
     # Also caught eagerly on save; this catches QuerySet.update(), which sends no signal.
     if not user.is_active:
         revocation.revoke_rows(revocation.row_of(family), RevocationReason.DEACTIVATED, now)

@@ -9,11 +9,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.signals import user_logged_in
-from django.db import router, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from tokenauth import keys, refresh_tokens, revocation, rotation, signals
+from tokenauth import _db, keys, refresh_tokens, revocation, rotation, signals
 from tokenauth.access import (
     AccessClaims,
     InvalidAccessToken,
@@ -31,6 +30,7 @@ from tokenauth.settings import get_settings
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
+    from django.http import HttpRequest
 
 __all__ = [
     "InvalidAccessToken",
@@ -75,18 +75,24 @@ class InvalidRefreshToken(TokenAuthError):
 
 
 def login(
-    *, user: AbstractBaseUser, ip: str | None, user_agent: str, now: datetime | None = None
+    *,
+    user: AbstractBaseUser,
+    ip: str | None,
+    user_agent: str,
+    now: datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> IssuedTokens:
     """Start a family for a user the caller has authenticated; sends ``user_logged_in``.
 
-    Raises ``InvalidCredentials`` for an inactive user.
+    ``request`` goes to the signal untouched, never read here: receivers such as django-axes'
+    need it. A receiver that raises leaves no family. Raises ``InvalidCredentials`` for an
+    inactive user.
     """
     if not user.is_active:
         raise InvalidCredentials("inactive user")
-    with transaction.atomic():
+    with _db.atomic():
         tokens = issue_tokens(user=user, ip=ip, user_agent=user_agent, now=now)
-        # No request here: receivers such as update_last_login only need the user.
-        user_logged_in.send(sender=type(user), request=None, user=user)
+        user_logged_in.send(sender=type(user), request=request, user=user)
     return tokens
 
 
@@ -101,7 +107,7 @@ def issue_tokens(
     now = now or timezone.now()
     conf = get_settings()
     absolute_expires_at = now + conf.refresh_token_absolute_lifetime
-    family = RefreshTokenFamily.objects.create(
+    family = _db.families().create(
         user_id=user.pk,
         public_id=refresh_tokens.new_public_id(),
         secret=refresh_tokens.new_family_secret(),
@@ -131,7 +137,7 @@ def refresh(
     parsed = refresh_tokens.parse(refresh_token)
     if parsed is None:
         raise InvalidRefreshToken("malformed")
-    with transaction.atomic():
+    with _db.atomic():
         family = rotation.genuine_family(parsed)
         if family is None:
             outcome: IssuedTokens | str = "forged"
@@ -152,7 +158,7 @@ def logout(
     parsed = refresh_tokens.parse(refresh_token)
     if parsed is None:
         return
-    with transaction.atomic():
+    with _db.atomic():
         family = rotation.genuine_family(parsed)
         if family is None:
             return
@@ -177,7 +183,7 @@ def revoke_token(
         claims = decode_access_token(token)
     except InvalidAccessToken:
         return
-    with transaction.atomic():
+    with _db.atomic():
         family = revocation.lock(revocation.live(public_id=claims.family_public_id)).first()
         # Compared as text: ``sub`` is the claim's string, never cast into a query.
         if family is not None and str(family.user_id) == claims.user_id:
@@ -203,7 +209,7 @@ def revoke_family(
     filters: dict[str, object] = {"public_id": family_public_id}
     if user_pk is not None:
         filters["user_id"] = user_pk
-    with transaction.atomic():
+    with _db.atomic():
         return bool(
             revocation.revoke_matching(revocation.live(**filters), reason, now or timezone.now())
         )
@@ -217,7 +223,7 @@ def revoke_families(
 ) -> int:
     """Revoke the live families among ``family_public_ids`` (admin, command); returns how many."""
     public_ids = [p for p in family_public_ids if refresh_tokens.is_public_id(p)]
-    with transaction.atomic():
+    with _db.atomic():
         return revocation.revoke_matching(
             revocation.live(public_id__in=public_ids), reason, now or timezone.now()
         )
@@ -227,7 +233,7 @@ def revoke_user(
     *, user: AbstractBaseUser, reason: RevocationReason, now: datetime | None = None
 ) -> int:
     """Revoke every live family of the user; returns how many."""
-    with transaction.atomic():
+    with _db.atomic():
         return revocation.revoke_matching(
             revocation.live(user_id=user.pk), reason, now or timezone.now()
         )
@@ -306,7 +312,7 @@ def purge_expired(
     expired = Q(idle_expires_at__lte=now) | Q(absolute_expires_at__lte=now)
     old_revoked = Q(revoked_at__lte=now - keep_revoked_for)
     counts = [
-        _delete_in_batches(RefreshTokenFamily.objects.filter(condition), batch_size)
+        _delete_in_batches(_db.families().filter(condition), batch_size)
         for condition in (expired & Q(revoked_at__isnull=True), old_revoked)
     ]
     logger.info("tokenauth: purged %d expired and %d revoked families", *counts)
@@ -316,7 +322,7 @@ def purge_expired(
 def _delete_in_batches(families: QuerySet[RefreshTokenFamily], batch_size: int) -> int:
     deleted = 0
     while True:
-        with transaction.atomic():
+        with _db.atomic():
             pks = list(families.values_list("pk", flat=True)[:batch_size])
             if not pks:
                 return deleted
@@ -325,8 +331,7 @@ def _delete_in_batches(families: QuerySet[RefreshTokenFamily], batch_size: int) 
             # mints nothing, and what it minted lives to its own exp (never past the family's
             # absolute expiry), row or no row; one revoked days ago got its markers then, and
             # they outlived its access tokens. Nothing references a family: no cascade to run.
-            batch = RefreshTokenFamily.objects.filter(pk__in=pks)
-            deleted += batch._raw_delete(router.db_for_write(RefreshTokenFamily))
+            deleted += _db.families().filter(pk__in=pks)._raw_delete(_db.write_alias())
 
 
 def public_key_set() -> dict[str, list[dict[str, str]]]:

@@ -57,6 +57,13 @@ def user_agent(request: Request) -> str:
     return str(request.META.get("HTTP_USER_AGENT", ""))
 
 
+def _locked_out(request: Request) -> bool:
+    """Whether a lockout app refused the attempt: django-axes flags the request it was given
+    (``axes_locked_out``, its documented flag), since ``authenticate()`` swallows the
+    ``PermissionDenied`` of its backend and returns None."""
+    return getattr(request, "axes_locked_out", False) is True
+
+
 class TokenEndpoint(APIView):
     """Shared by the token endpoints: JSON only, no session auth, RFC-shaped errors."""
 
@@ -101,9 +108,14 @@ class TokenEndpoint(APIView):
         with receivers.tokenauth_login():
             user = authenticate(request, **serializer.credentials())
         if user is None or not user.is_active:
+            if _locked_out(request):
+                raise LoginThrottled()  # 429 like our own throttle, and axes' own default
             raise service.InvalidCredentials()  # the reservation stands: a failure
         attempt.succeeded()
-        return service.login(user=user, ip=ip, user_agent=user_agent(request))
+        # Receivers of user_logged_in (django-axes, ...) expect Django's request, not DRF's.
+        return service.login(
+            user=user, ip=ip, user_agent=user_agent(request), request=request._request
+        )
 
     def refresh_grant(self, request: Request, refresh_token: str | None) -> service.IssuedTokens:
         if not refresh_token:
