@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,7 +12,9 @@ from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-__all__ = ["CookieSettings", "Problem", "TokenAuthSettings", "VerifyingKeySetting", "get_settings"]
+from tokenauth.cookie_settings import CookieSettings, parse_cookie
+
+__all__ = ["Problem", "TokenAuthSettings", "VerifyingKeySetting", "get_settings"]
 
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # RFC 7518 §3.2 minimum key bytes
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
@@ -21,7 +22,6 @@ ALGORITHMS = frozenset(HMAC_ALGORITHMS) | ASYMMETRIC_ALGORITHMS
 
 RevocationMode = Literal["database", "cache", "none"]
 CacheFailure = Literal["closed", "open"]
-SameSite = Literal["Strict", "Lax", "None"]
 
 _DEFAULTS: dict[str, object] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
@@ -41,7 +41,6 @@ _DEFAULTS: dict[str, object] = {
     "CACHE_FAILURE": "closed",
     "LOGIN_THROTTLE_RATE": "10/min",
 }
-_COOKIE_KEYS = frozenset({"name", "path", "samesite", "secure", "domain"})
 
 
 @dataclass(frozen=True)
@@ -57,15 +56,6 @@ class VerifyingKeySetting:
     kid: str
     key: str | bytes
     algorithm: str
-
-
-@dataclass(frozen=True)
-class CookieSettings:
-    name: str | None  # None: the default, which depends on ``secure``
-    path: str | None  # None: where tokenauth.urls is mounted
-    samesite: SameSite
-    secure: bool
-    domain: str | None
 
 
 @dataclass(frozen=True)
@@ -180,7 +170,7 @@ def _parse(raw: object) -> TokenAuthSettings:
         issuer=p.optional_str("ISSUER"),
         audience=p.optional_str("AUDIENCE"),
         leeway=p.duration("LEEWAY", allow_zero=True),
-        refresh_cookie=_cookie(p),
+        refresh_cookie=parse_cookie(p.get("REFRESH_COOKIE"), functools.partial(p.problem, "E007")),
         access_token_revocation=p.choice(  # type: ignore[arg-type]  # narrowed by choices
             "ACCESS_TOKEN_REVOCATION", ("database", "cache", "none")
         ),
@@ -240,60 +230,6 @@ def _verifying_keys(p: _Parser, default_algorithm: str) -> tuple[VerifyingKeySet
         _check_key(p, algorithm, key, label, required=True)
         keys.append(VerifyingKeySetting(kid=entry["kid"], key=key, algorithm=algorithm))
     return tuple(keys)
-
-
-_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 token
-_COOKIE_ATTRIBUTE = re.compile(r"[^;,\s\x00-\x1f\x7f]+")  # no separators, spaces, controls
-
-
-def _cookie(p: _Parser) -> CookieSettings | None:
-    """Cookie mode's settings; a bad value is reported (E007) and replaced by its default."""
-    raw = p.get("REFRESH_COOKIE")
-    if raw is None:
-        return None
-    label = "TOKENAUTH['REFRESH_COOKIE']"
-    if not isinstance(raw, Mapping) or set(raw) - _COOKIE_KEYS:
-        p.problem("E007", f"{label} must be None or a dict with keys {sorted(_COOKIE_KEYS)}.")
-        return None
-
-    def valid(key: str, ok: bool, requirement: str) -> object:
-        if ok:
-            return raw.get(key)
-        p.problem("E007", f"{label}['{key}'] {requirement}; not {raw.get(key)!r}.")
-        return None
-
-    name = raw.get("name")
-    name = valid("name", name is None or _matches(_COOKIE_NAME, name), "must be a cookie name")
-    path = raw.get("path")
-    path_ok = path is None or (_matches(_COOKIE_ATTRIBUTE, path) and str(path).startswith("/"))
-    path = valid("path", path_ok, "must be a URL path starting with '/'")
-    domain = raw.get("domain")
-    domain = valid(
-        "domain", domain is None or _matches(_COOKIE_ATTRIBUTE, domain), "must be a host"
-    )
-    secure = raw.get("secure", True)
-    secure = valid("secure", isinstance(secure, bool), "must be True or False") is not False
-    samesite = raw.get("samesite", "Strict")
-    if samesite not in ("Strict", "Lax", "None"):
-        p.problem("E007", f"{label}['samesite'] must be Strict, Lax or None.")
-        samesite = "Strict"
-    # Browsers drop these cookies silently (RFC 6265bis §4.1.3, SameSite=None needs Secure).
-    prefix = str(name or "")
-    if not secure and (samesite == "None" or prefix.startswith(("__Secure-", "__Host-"))):
-        p.problem("E007", f"{label}: SameSite=None and __Secure-/__Host- names need secure.")
-    if prefix.startswith("__Host-") and (path != "/" or domain is not None):
-        p.problem("E007", f"{label}: a __Host- cookie needs path '/' and no domain.")
-    return CookieSettings(
-        name=cast("str | None", name),
-        path=cast("str | None", path),
-        samesite=cast(SameSite, samesite),
-        secure=secure,
-        domain=cast("str | None", domain),
-    )
-
-
-def _matches(pattern: re.Pattern[str], value: object) -> bool:
-    return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
