@@ -13,7 +13,7 @@ from datetime import datetime
 
 import jwt
 
-from tokenauth.keys import KeyError_, get_key_set
+from tokenauth.keys import get_key_set
 from tokenauth.refresh_tokens import is_public_id
 from tokenauth.settings import get_settings
 
@@ -96,7 +96,7 @@ def decode_access_token(access_token: str) -> AccessClaims:
             issuer=conf.issuer,
             leeway=conf.leeway,
         )
-    except (jwt.PyJWTError, KeyError_, TypeError) as exc:
+    except (jwt.PyJWTError, TypeError) as exc:
         raise InvalidAccessToken(str(exc) or type(exc).__name__) from exc
     return _claims(payload)
 

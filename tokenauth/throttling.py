@@ -39,13 +39,13 @@ def _window(period: int) -> tuple[int, int]:
 
 def check_login_attempt(*, ip: str | None, username: str) -> int | None:
     """Count this attempt; the seconds to wait when over the limit, else None."""
-    rate = get_settings().login_throttle_rate
-    if rate is None:
+    conf = get_settings()  # outside the try: a refused setting is no cache outage
+    if conf.login_throttle_rate is None:
         return None
-    limit, period = rate
+    limit, period = conf.login_throttle_rate
     window, retry_after = _window(period)
     try:
-        cache = caches[get_settings().cache_alias]
+        cache = caches[conf.cache_alias]
         attempts = _count(cache, f"tokenauth:login:ip:{ip or 'unknown'}:{window}", period)
         failures = cache.get(f"tokenauth:login:user:{_username_key(username)}:{window}", 0)
     except Exception as exc:  # backend connection errors have no common base
@@ -58,14 +58,14 @@ def check_login_attempt(*, ip: str | None, username: str) -> int | None:
 
 
 def record_login_failure(*, username: str) -> None:
-    rate = get_settings().login_throttle_rate
-    if rate is None:
+    conf = get_settings()
+    if conf.login_throttle_rate is None:
         return
-    _, period = rate
+    _, period = conf.login_throttle_rate
     window, _ = _window(period)
     key = f"tokenauth:login:user:{_username_key(username)}:{window}"
     try:
-        _count(caches[get_settings().cache_alias], key, period)
+        _count(caches[conf.cache_alias], key, period)
     except Exception as exc:  # as above
         _unavailable(exc)
 

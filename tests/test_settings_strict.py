@@ -1,0 +1,237 @@
+"""An E-level TOKENAUTH value refuses to run at its first use, never a default in its place.
+
+Servers (gunicorn, uwsgi) never run ``manage.py check``: a value the checks refuse must not
+quietly become a default there (DESIGN §2). Warnings never refuse anything.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
+
+from tests.conftest import post_json, private_pem, public_pem
+from tests.factories import PASSWORD
+from tokenauth.checks import check_settings
+from tokenauth.models import RefreshTokenFamily
+from tokenauth.settings import get_settings
+
+LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+_RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_P256 = ec.generate_private_key(ec.SECP256R1())
+
+
+def _refused(values: dict[str, Any], key: str, check_id: str) -> Any:
+    return pytest.param(
+        values, key, check_id, id=f"{check_id}-{key}-{next(iter(values.values()))!r}"[:60]
+    )
+
+
+# Every E-level case: (TOKENAUTH values, the key the message names, the check id).
+REFUSED = [
+    # Each of these used to fall back to a default: audience/issuer checks off, 10 s of grace.
+    _refused({"AUDIENCE": b"https://api.example"}, "AUDIENCE", "E002"),
+    _refused({"AUDIENCE": {"api", "admin"}}, "AUDIENCE", "E002"),
+    _refused({"AUDIENCE": []}, "AUDIENCE", "E002"),
+    _refused({"AUDIENCE": ["api", 3]}, "AUDIENCE", "E002"),
+    _refused({"AUDIENCE": ["api", ""]}, "AUDIENCE", "E002"),
+    _refused({"AUDIENCE": ""}, "AUDIENCE", "E002"),
+    _refused({"ISSUER": b"https://issuer.example"}, "ISSUER", "E002"),
+    _refused({"ISSUER": ["https://issuer.example"]}, "ISSUER", "E002"),
+    _refused({"ISSUER": ""}, "ISSUER", "E002"),
+    _refused({"REUSE_GRACE_PERIOD": "0"}, "REUSE_GRACE_PERIOD", "E002"),
+    _refused({"REUSE_GRACE_PERIOD": False}, "REUSE_GRACE_PERIOD", "E002"),
+    _refused({"REUSE_GRACE_PERIOD": -1}, "REUSE_GRACE_PERIOD", "E002"),
+    _refused({"REUSE_GRACE_PERIOD": math.nan}, "REUSE_GRACE_PERIOD", "E002"),
+    _refused({"LEEWAY": math.inf}, "LEEWAY", "E002"),
+    _refused({"LEEWAY": -timedelta(seconds=1)}, "LEEWAY", "E002"),
+    _refused({"ACCESS_TOKEN_LIFETIME": 0}, "ACCESS_TOKEN_LIFETIME", "E002"),
+    _refused({"ACCESS_TOKEN_LIFETIME": True}, "ACCESS_TOKEN_LIFETIME", "E002"),
+    _refused({"ACCESS_TOKEN_LIFETIME": 1e300}, "ACCESS_TOKEN_LIFETIME", "E002"),
+    _refused({"REFRESH_TOKEN_IDLE_LIFETIME": "7 days"}, "REFRESH_TOKEN_IDLE_LIFETIME", "E002"),
+    _refused({"ALGORITHM": "none"}, "ALGORITHM", "E002"),
+    _refused({"ACCESS_TOKEN_REVOCATION": "redis"}, "ACCESS_TOKEN_REVOCATION", "E002"),
+    _refused({"CACHE_FAILURE": "maybe"}, "CACHE_FAILURE", "E002"),
+    _refused({"CACHE_ALIAS": 5}, "CACHE_ALIAS", "E002"),
+    _refused({"CACHE_ALIAS": None}, "CACHE_ALIAS", "E002"),
+    _refused({"CACHE_ALIAS": ""}, "CACHE_ALIAS", "E010"),
+    _refused({"CACHE_ALIAS": "nowhere"}, "CACHE_ALIAS", "E010"),
+    _refused({"LOGIN_THROTTLE_RATE": "fast"}, "LOGIN_THROTTLE_RATE", "E002"),
+    _refused({"LOGIN_THROTTLE_RATE": "0/min"}, "LOGIN_THROTTLE_RATE", "E002"),
+    _refused({"SIGNING_KEY": 12345}, "SIGNING_KEY", "E002"),
+    _refused({"SIGNING_KEY_ID": 7}, "SIGNING_KEY_ID", "E002"),
+    _refused({"SIGNING_KEY_ID": ""}, "SIGNING_KEY_ID", "E002"),
+    _refused({"VERIFYING_KEYS": "old-key"}, "VERIFYING_KEYS", "E002"),
+    _refused({"ACCESS_TOKEN_LIFETME": timedelta(minutes=5)}, "ACCESS_TOKEN_LIFETME", "E001"),
+    _refused(
+        {"REFRESH_TOKEN_IDLE_LIFETIME": timedelta(days=31)},
+        "REFRESH_TOKEN_ABSOLUTE_LIFETIME",
+        "E003",
+    ),
+    _refused({"ALGORITHM": "RS256"}, "SIGNING_KEY", "E004"),
+    _refused({"SIGNING_KEY": "k" * 31}, "SIGNING_KEY", "E005"),
+    _refused({"VERIFYING_KEYS": [{"kid": "old"}]}, "VERIFYING_KEYS", "E006"),
+    _refused({"REFRESH_COOKIE": "on"}, "REFRESH_COOKIE", "E007"),
+    _refused({"REFRESH_COOKIE": {"name": "a b;c"}}, "REFRESH_COOKIE", "E007"),
+    _refused({"REFRESH_COOKIE": {"secure": "yes"}}, "REFRESH_COOKIE", "E007"),
+    _refused({"REFRESH_COOKIE": {"samesite": "strict"}}, "REFRESH_COOKIE", "E007"),
+    _refused({"SIGNING_KEY": private_pem(_RSA)}, "SIGNING_KEY", "E008"),  # a PEM as HS256 secret
+    _refused({"ALGORITHM": "RS256", "SIGNING_KEY": private_pem(_P256)}, "SIGNING_KEY", "E008"),
+    _refused(
+        {"VERIFYING_KEYS": [{"kid": "old", "key": public_pem(_P256), "algorithm": "RS256"}]},
+        "VERIFYING_KEYS",
+        "E008",
+    ),
+    _refused({"REFRESH_COOKIE": {"secure": False}}, "REFRESH_COOKIE", "E009"),  # DEBUG is off
+]
+
+
+def _error(exc: pytest.ExceptionInfo[ImproperlyConfigured]) -> str:
+    return str(exc.value)
+
+
+# --- first use refuses; the checks report -------------------------------------------------
+
+
+@pytest.mark.parametrize(("values", "key", "check_id"), REFUSED)
+def test_an_error_refuses_at_first_use_naming_key_and_id(
+    settings: Any, values: dict[str, Any], key: str, check_id: str
+) -> None:
+    settings.TOKENAUTH = {**settings.TOKENAUTH, **values}
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        get_settings()
+
+    assert f"(tokenauth.{check_id})" in _error(raised)
+    assert key in _error(raised)
+    reported = [message for message in check_settings() if message.id == f"tokenauth.{check_id}"]
+    assert reported, "the system checks report what the runtime refuses"
+    assert any(key in message.msg for message in reported)
+
+
+def test_tokenauth_that_is_not_a_dict_refuses(settings: Any) -> None:
+    settings.TOKENAUTH = ["ALGORITHM", "HS256"]
+
+    with pytest.raises(ImproperlyConfigured, match=r"TOKENAUTH must be a dict.*tokenauth\.E001"):
+        get_settings()
+    assert [message.id for message in check_settings()] == ["tokenauth.E001"]
+
+
+def test_every_error_is_named_at_once(settings: Any) -> None:
+    settings.TOKENAUTH = {"AUDIENCE": b"api", "ISSUER": 1, "REUSE_GRACE_PERIOD": "10s"}
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        get_settings()
+
+    for key in ("AUDIENCE", "ISSUER", "REUSE_GRACE_PERIOD"):
+        assert f"TOKENAUTH['{key}']" in _error(raised)
+    assert _error(raised).count("(tokenauth.E002)") == 3
+    assert [message.id for message in check_settings()].count("tokenauth.E002") == 3
+
+
+def test_a_warning_never_refuses(settings: Any) -> None:
+    settings.TOKENAUTH = {**settings.TOKENAUTH, "ACCESS_TOKEN_LIFETIME": timedelta(seconds=5)}
+
+    assert get_settings().access_token_lifetime == timedelta(seconds=5)
+    assert [message.id for message in check_settings()] == ["tokenauth.W001"]
+
+
+def test_refusal_lifts_when_the_setting_is_fixed(settings: Any) -> None:
+    settings.TOKENAUTH = {**settings.TOKENAUTH, "AUDIENCE": b"api"}
+    with pytest.raises(ImproperlyConfigured):
+        get_settings()
+
+    settings.TOKENAUTH = {**settings.TOKENAUTH, "AUDIENCE": "api"}
+
+    assert get_settings().audience == "api"
+
+
+def test_e009_follows_debug(settings: Any) -> None:
+    settings.TOKENAUTH = {**settings.TOKENAUTH, "REFRESH_COOKIE": {"secure": False}}
+    with pytest.raises(ImproperlyConfigured, match=r"tokenauth\.E009"):
+        get_settings()
+
+    settings.DEBUG = True
+
+    assert get_settings().refresh_cookie is not None
+    assert check_settings() == []
+
+
+def test_e010_follows_caches(settings: Any) -> None:
+    settings.TOKENAUTH = {**settings.TOKENAUTH, "CACHE_ALIAS": "shared"}
+    with pytest.raises(ImproperlyConfigured, match=r"'shared'.*tokenauth\.E010"):
+        get_settings()
+
+    settings.CACHES = {**settings.CACHES, "shared": LOCMEM}
+
+    assert get_settings().cache_alias == "shared"
+
+
+# --- through HTTP: the request that first uses the setting refuses -----------------------
+
+HTTP_REFUSED = [
+    _refused({"AUDIENCE": {"api", "admin"}}, "AUDIENCE", "E002"),
+    _refused({"ISSUER": b"https://issuer.example"}, "ISSUER", "E002"),
+    _refused({"REUSE_GRACE_PERIOD": "0"}, "REUSE_GRACE_PERIOD", "E002"),
+    _refused({"CACHE_ALIAS": "nowhere"}, "CACHE_ALIAS", "E010"),
+    _refused({"LOGIN_THROTTLE_RATE": "lots"}, "LOGIN_THROTTLE_RATE", "E002"),
+    _refused({"REFRESH_COOKIE": {"name": "a b;c"}}, "REFRESH_COOKIE", "E007"),
+    _refused({"REFRESH_COOKIE": {"secure": False}}, "REFRESH_COOKIE", "E009"),
+    _refused({"ALGORITHM": "RS256", "SIGNING_KEY": private_pem(_P256)}, "SIGNING_KEY", "E008"),
+]
+
+
+@pytest.mark.parametrize(("values", "key", "check_id"), HTTP_REFUSED)
+def test_login_refuses_to_run_and_starts_no_family(
+    client: Client,
+    user: Any,
+    tokenauth_settings: Any,
+    values: dict[str, Any],
+    key: str,
+    check_id: str,
+) -> None:
+    tokenauth_settings(**values)
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        post_json(client, "/auth/login/", {"username": user.username, "password": PASSWORD})
+
+    assert f"(tokenauth.{check_id})" in _error(raised)
+    assert key in _error(raised)
+    assert not RefreshTokenFamily.objects.exists()
+
+
+@pytest.mark.parametrize(("values", "key", "check_id"), HTTP_REFUSED)
+def test_a_protected_view_refuses_to_run(
+    client: Client,
+    user: Any,
+    login: Any,
+    tokenauth_settings: Any,
+    values: dict[str, Any],
+    key: str,
+    check_id: str,
+) -> None:
+    access_token = login(user)["access_token"]
+    tokenauth_settings(**values)
+
+    with pytest.raises(ImproperlyConfigured) as raised:
+        client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
+
+    assert f"(tokenauth.{check_id})" in _error(raised)
+
+
+def test_an_unloadable_verifying_key_refuses_instead_of_refusing_every_token(
+    client: Client, user: Any, login: Any, tokenauth_settings: Any
+) -> None:
+    # It used to make every access token a 401, as if all of them were forged.
+    access_token = login(user)["access_token"]
+    bad = [{"kid": "old", "key": public_pem(_P256), "algorithm": "RS256"}]
+    tokenauth_settings(VERIFYING_KEYS=bad)
+
+    with pytest.raises(ImproperlyConfigured, match=r"VERIFYING_KEYS.*'old'.*tokenauth\.E008"):
+        client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
