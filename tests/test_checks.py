@@ -74,12 +74,15 @@ def test_e001_tokenauth_not_a_dict(settings: Any, tokenauth: Any) -> None:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("ACCESS_TOKEN_LIFETIME", 900),
+        ("ACCESS_TOKEN_LIFETIME", True),  # a number of seconds is accepted, a bool is not
         ("ACCESS_TOKEN_LIFETIME", timedelta(0)),
+        ("ACCESS_TOKEN_LIFETIME", 0),
         ("ACCESS_TOKEN_LIFETIME", "15m"),
         ("REFRESH_TOKEN_IDLE_LIFETIME", "7 days"),
         ("REFRESH_TOKEN_ABSOLUTE_LIFETIME", -timedelta(days=30)),
-        ("REUSE_GRACE_PERIOD", 10),
+        ("REUSE_GRACE_PERIOD", "10"),
+        ("REUSE_GRACE_PERIOD", float("nan")),
+        ("REUSE_GRACE_PERIOD", -0.5),
         ("LEEWAY", -timedelta(seconds=1)),
         ("ALGORITHM", "none"),
         ("ALGORITHM", "HS999"),

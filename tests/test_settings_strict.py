@@ -7,21 +7,34 @@ quietly become a default there (DESIGN §2). Warnings never refuse anything.
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import time_machine
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.conftest import post_json, private_pem, public_pem
 from tests.factories import PASSWORD
+from tokenauth.access import decode_access_token
 from tokenauth.checks import check_settings
-from tokenauth.models import RefreshTokenFamily
+from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.settings import get_settings
 
 LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+DURATIONS = [
+    "ACCESS_TOKEN_LIFETIME",
+    "REFRESH_TOKEN_IDLE_LIFETIME",
+    "REFRESH_TOKEN_ABSOLUTE_LIFETIME",
+    "REUSE_GRACE_PERIOD",
+    "LEEWAY",
+]
+NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
 
 _RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 _P256 = ec.generate_private_key(ec.SECP256R1())
@@ -235,3 +248,87 @@ def test_an_unloadable_verifying_key_refuses_instead_of_refusing_every_token(
 
     with pytest.raises(ImproperlyConfigured, match=r"VERIFYING_KEYS.*'old'.*tokenauth\.E008"):
         client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
+
+
+# --- durations as numbers of seconds ------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", DURATIONS)
+@pytest.mark.parametrize("seconds", [3600 * 24 * 30, 1.5, 7 * 86400.0])
+def test_a_number_is_seconds_for_every_duration(settings: Any, key: str, seconds: float) -> None:
+    settings.TOKENAUTH = {**settings.TOKENAUTH, key: seconds}
+    if key == "REFRESH_TOKEN_ABSOLUTE_LIFETIME":  # never shorter than the idle one (E003)
+        settings.TOKENAUTH["REFRESH_TOKEN_IDLE_LIFETIME"] = seconds
+
+    assert getattr(get_settings(), key.lower()) == timedelta(seconds=seconds)
+    assert not [message for message in check_settings() if message.id == "tokenauth.E002"]
+
+
+@pytest.mark.parametrize("key", ["REUSE_GRACE_PERIOD", "LEEWAY"])
+def test_zero_seconds_turns_grace_and_leeway_off(settings: Any, key: str) -> None:
+    settings.TOKENAUTH = {**settings.TOKENAUTH, key: 0}
+
+    assert getattr(get_settings(), key.lower()) == timedelta(0)
+    assert check_settings() == []
+
+
+_DURATION_VALUES = st.one_of(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.timedeltas(),
+    st.text(max_size=5),
+    st.none(),
+)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(value=_DURATION_VALUES)
+def test_the_checks_and_the_runtime_agree_on_every_grace_period(value: Any) -> None:
+    from django.test import override_settings
+
+    with override_settings(TOKENAUTH={"LOGIN_THROTTLE_RATE": None, "REUSE_GRACE_PERIOD": value}):
+        errors = [m for m in check_settings() if m.id.startswith("tokenauth.E")]
+        try:
+            grace = get_settings().reuse_grace_period
+        except ImproperlyConfigured as exc:
+            assert errors, f"{value!r} refused at runtime but not by the checks"
+            assert "REUSE_GRACE_PERIOD" in str(exc)
+        else:
+            assert not errors, f"{value!r} refused by the checks but run anyway"
+            assert isinstance(grace, timedelta) and grace >= timedelta(0)
+            assert not isinstance(value, bool)
+            expected = value if isinstance(value, timedelta) else timedelta(seconds=value)
+            assert grace == expected
+
+
+def test_an_int_zero_grace_period_really_disables_grace(
+    client: Client, user: Any, login: Any, tokenauth_settings: Any
+) -> None:
+    # It used to be refused by the check and become 10 s of grace in the server.
+    tokenauth_settings(REUSE_GRACE_PERIOD=0)
+    with time_machine.travel(NOW, tick=False):
+        first = login(user)["refresh_token"]
+        rotated = post_json(client, "/auth/refresh/", {"refresh_token": first})
+        assert rotated.status_code == 200
+
+        replay = post_json(client, "/auth/refresh/", {"refresh_token": first})
+
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+    family = RefreshTokenFamily.objects.get()
+    assert family.revocation_reason == RevocationReason.REUSE_DETECTED
+    successor = {"refresh_token": rotated.json()["refresh_token"]}
+    assert post_json(client, "/auth/refresh/", successor).status_code == 400  # revoked
+
+
+def test_an_int_access_token_lifetime_is_seconds(
+    client: Client, user: Any, login: Any, tokenauth_settings: Any
+) -> None:
+    tokenauth_settings(ACCESS_TOKEN_LIFETIME=60)
+
+    body = login(user)
+
+    assert body["expires_in"] == 60
+    claims = decode_access_token(body["access_token"])
+    assert claims.expires_at - claims.issued_at == 60

@@ -146,9 +146,10 @@ class _Parser:
         return _DEFAULTS[key]
 
     def duration(self, key: str, *, allow_zero: bool = False) -> timedelta:
-        value = self.get(key)
-        if not isinstance(value, timedelta):
-            requirement = "a datetime.timedelta"
+        """A ``timedelta``, or an int or float number of seconds (never a bool)."""
+        value = _as_timedelta(self.get(key))
+        if value is None:
+            requirement = "a datetime.timedelta or a number of seconds"
         elif value < timedelta(0) or (value == timedelta(0) and not allow_zero):
             requirement = "zero or more" if allow_zero else "more than zero"
         else:
@@ -187,6 +188,17 @@ class _Parser:
 
 _RATE = re.compile(r"([0-9]+)/([smhd]).*", re.ASCII | re.DOTALL)
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _as_timedelta(value: object) -> timedelta | None:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None  # True is 1 to Python, but nobody means one second by it
+    try:
+        return timedelta(seconds=value)
+    except (ValueError, OverflowError):  # NaN, infinities, beyond timedelta.max
+        return None
 
 
 def _non_empty_str(value: object) -> TypeGuard[str]:
