@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import post_json, private_pem, public_pem
 from tests.factories import PASSWORD
-from tokenauth.access import decode_access_token
+from tokenauth.access import decode_access_token, encode_access_token
 from tokenauth.checks import check_settings
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.settings import get_settings
@@ -35,6 +35,7 @@ DURATIONS = [
     "LEEWAY",
 ]
 NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
+SID = "c2lkLWZvci10ZXN0cy0wMQ"
 
 _RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 _P256 = ec.generate_private_key(ec.SECP256R1())
@@ -332,3 +333,58 @@ def test_an_int_access_token_lifetime_is_seconds(
     assert body["expires_in"] == 60
     claims = decode_access_token(body["access_token"])
     assert claims.expires_at - claims.issued_at == 60
+
+
+# --- AUDIENCE: one string, or a list of them ----------------------------------------------
+
+
+def _token_for(settings: Any, audience: Any) -> str:
+    previous = settings.TOKENAUTH
+    settings.TOKENAUTH = {**previous, "AUDIENCE": audience}
+    token = encode_access_token(
+        user_id="42",
+        family_public_id=SID,
+        password_version="0123456789",
+        now=datetime.now(timezone.utc),
+        expires_at=datetime.now(timezone.utc) + timedelta(minutes=5),
+    )
+    settings.TOKENAUTH = previous
+    return token
+
+
+def test_a_list_of_audiences_is_written_and_enforced(settings: Any) -> None:
+    import jwt
+
+    settings.TOKENAUTH = {**settings.TOKENAUTH, "AUDIENCE": ["api", "admin"]}
+    ours = _token_for(settings, ["api", "admin"])
+
+    assert jwt.decode(ours, options={"verify_signature": False})["aud"] == ["api", "admin"]
+    assert decode_access_token(ours).user_id == "42"
+    assert decode_access_token(_token_for(settings, "admin")).user_id == "42"
+    assert decode_access_token(_token_for(settings, ["billing", "api"])).user_id == "42"
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("audience", [None, "billing", ["billing", "reports"]])
+def test_a_list_of_audiences_refuses_tokens_for_anyone_else(settings: Any, audience: Any) -> None:
+    from tokenauth.access import InvalidAccessToken
+
+    # With audience checks silently off, the token without an ``aud`` went through.
+    settings.TOKENAUTH = {**settings.TOKENAUTH, "AUDIENCE": ["api", "admin"]}
+    foreign = _token_for(settings, audience)
+
+    with pytest.raises(InvalidAccessToken):
+        decode_access_token(foreign)
+
+
+def test_a_list_of_audiences_over_http(
+    client: Client, user: Any, login: Any, settings: Any, tokenauth_settings: Any
+) -> None:
+    tokenauth_settings(AUDIENCE=("api", "admin"))
+    ours = login(user)["access_token"]
+    tokenauth_settings(AUDIENCE="billing")
+    foreign = login(user)["access_token"]
+    tokenauth_settings(AUDIENCE=("api", "admin"))
+
+    assert client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {ours}").status_code == 200
+    assert client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {foreign}").status_code == 401

@@ -62,8 +62,9 @@ def encode_access_token(
     }
     if conf.issuer is not None:
         claims["iss"] = conf.issuer
-    if conf.audience is not None:
-        claims["aud"] = conf.audience
+    if conf.audience is not None:  # RFC 7519 §4.1.3: one string, or a list of them
+        aud = conf.audience
+        claims["aud"] = aud if isinstance(aud, str) else list(aud)
     return jwt.encode(
         claims,
         key.signing_key,
@@ -92,7 +93,7 @@ def decode_access_token(access_token: str) -> AccessClaims:
             key.verifying_key,
             algorithms=[key.algorithm],
             options={"require": _REQUIRED},
-            audience=conf.audience,
+            audience=conf.audience,  # a list: a token for any of its audiences
             issuer=conf.issuer,
             leeway=conf.leeway,
         )

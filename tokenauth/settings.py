@@ -81,7 +81,7 @@ class TokenAuthSettings:
     signing_key_id: str | None = None
     verifying_keys: tuple[VerifyingKeySetting, ...] = ()
     issuer: str | None = None
-    audience: str | None = None
+    audience: str | tuple[str, ...] | None = None  # a token for any of them is accepted
     leeway: timedelta = timedelta(0)
     refresh_cookie: CookieSettings | None = None
     access_token_revocation: RevocationMode = "database"
@@ -162,6 +162,14 @@ class _Parser:
             return value
         return cast(None, self.refuse(key, "a non-empty string or None"))
 
+    def audience(self) -> str | tuple[str, ...] | None:
+        value = self.get("AUDIENCE")
+        if value is None or _non_empty_str(value):
+            return value
+        if isinstance(value, (list, tuple)) and value and all(map(_non_empty_str, value)):
+            return tuple(value)  # PyJWT accepts a token whose ``aud`` names any of them
+        return cast(None, self.refuse("AUDIENCE", "a string, a list of strings, or None"))
+
     def cache_alias(self) -> str:
         value = self.get("CACHE_ALIAS")  # one that CACHES lacks is checks.py's E010
         if isinstance(value, str):
@@ -241,7 +249,7 @@ def _parse(raw: object) -> TokenAuthSettings:
         signing_key_id=p.optional_str("SIGNING_KEY_ID"),
         verifying_keys=_verifying_keys(p, algorithm),
         issuer=p.optional_str("ISSUER"),
-        audience=p.optional_str("AUDIENCE"),
+        audience=p.audience(),
         leeway=p.duration("LEEWAY", allow_zero=True),
         refresh_cookie=parse_cookie(p.get("REFRESH_COOKIE"), functools.partial(p.problem, "E007")),
         access_token_revocation=cast(
