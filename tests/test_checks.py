@@ -30,6 +30,10 @@ _ED25519 = ed25519.Ed25519PrivateKey.generate()
 
 
 def _ids(tokenauth: Any, settings: Any) -> list[str]:
+    """The check ids for ``tokenauth``; the login throttle is off unless it is set, since on
+    the tests' LocMem cache, with DEBUG off, it is W003."""
+    if isinstance(tokenauth, dict):
+        tokenauth = {"LOGIN_THROTTLE_RATE": None, **tokenauth}
     settings.TOKENAUTH = tokenauth
     return sorted(message.id for message in check_settings())
 
@@ -43,9 +47,22 @@ def test_check_command_is_clean_with_the_test_settings() -> None:
     assert check_settings() == []
 
 
-def test_defaults_and_an_empty_dict_are_clean(settings: Any) -> None:
-    assert _ids({}, settings) == []
-    assert _ids(None, settings) == []
+@pytest.mark.parametrize("tokenauth", [None, {}])
+def test_defaults_and_an_empty_dict_are_clean_on_a_shared_cache(
+    settings: Any, tokenauth: Any
+) -> None:
+    settings.CACHES = {"default": UNREACHABLE_REDIS}  # configuration only: never connected
+    settings.TOKENAUTH = tokenauth
+
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("tokenauth", [None, {}])
+def test_defaults_on_a_local_cache_warn_of_the_throttle_only(settings: Any, tokenauth: Any) -> None:
+    settings.DEBUG = False
+    settings.TOKENAUTH = tokenauth
+
+    assert [message.id for message in check_settings()] == ["tokenauth.W003"]
 
 
 # --- one id per problem -------------------------------------------------------------------
@@ -103,6 +120,8 @@ def test_e001_tokenauth_not_a_dict(settings: Any, tokenauth: Any) -> None:
     ],
 )
 def test_e002_wrong_type_or_value(settings: Any, key: str, value: Any) -> None:
+    settings.CACHES = {"default": UNREACHABLE_REDIS}  # shared: a refused rate is not W003 too
+
     assert _ids({key: value}, settings) == ["tokenauth.E002"]
     (message,) = check_settings()
     assert key in message.msg
@@ -371,6 +390,7 @@ _PROBLEMS: dict[str, Any] = {
     "unknown cache": {"CACHE_ALIAS": "nowhere"},
     "lifetime out of range": {"ACCESS_TOKEN_LIFETIME": timedelta(seconds=10)},
     "local cache": {"ACCESS_TOKEN_REVOCATION": "cache"},
+    "throttle on a local cache": {"LOGIN_THROTTLE_RATE": "10/min"},
 }
 
 
@@ -389,7 +409,7 @@ def test_the_id_table_lists_each_id_once_and_every_id_fired() -> None:
     table = re.findall(r"^\| ([EW]\d{3}) \|", checks.__doc__ or "", flags=re.MULTILINE)
 
     assert len(table) == len(set(table))
-    fired = {f"E{n:03}" for n in range(1, 11)} | {"W001", "W002"}
+    fired = {f"E{n:03}" for n in range(1, 11)} | {"W001", "W002", "W003"}
     assert fired <= set(table)
 
 
@@ -419,11 +439,9 @@ def test_tokenauth_settings_fixture_merges_and_reloads(tokenauth_settings: Any) 
 
 
 def test_problems_follow_the_settings(settings: Any) -> None:
-    settings.TOKENAUTH = {"NOPE": 1}
-    assert [message.id for message in check_settings()] == ["tokenauth.E001"]
+    assert _ids({"NOPE": 1}, settings) == ["tokenauth.E001"]
 
-    settings.TOKENAUTH = {}
-    assert check_settings() == []
+    assert _ids({}, settings) == []
 
 
 def test_keys_reload_on_secret_key_and_tokenauth_changes(settings: Any) -> None:

@@ -14,12 +14,13 @@ import pytest
 import time_machine
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.test import Client
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tests.conftest import post_json, private_pem, public_pem
+from tests.conftest import UNREACHABLE_REDIS, post_json, private_pem, public_pem
 from tests.factories import PASSWORD
 from tokenauth.access import decode_access_token, encode_access_token
 from tokenauth.checks import check_settings
@@ -27,6 +28,7 @@ from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.settings import get_settings
 
 LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+DUMMY = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
 DURATIONS = [
     "ACCESS_TOKEN_LIFETIME",
     "REFRESH_TOKEN_IDLE_LIFETIME",
@@ -388,3 +390,71 @@ def test_a_list_of_audiences_over_http(
 
     assert client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {ours}").status_code == 200
     assert client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {foreign}").status_code == 401
+
+
+# --- W003: the login throttle on a cache that every process keeps alone -------------------
+
+
+def _w003(settings: Any, *, rate: Any = "10/min", **tokenauth: Any) -> list[Any]:
+    settings.TOKENAUTH = {**settings.TOKENAUTH, "LOGIN_THROTTLE_RATE": rate, **tokenauth}
+    return [message for message in check_settings() if message.id == "tokenauth.W003"]
+
+
+def test_w003_throttle_on_a_locmem_cache_without_debug(settings: Any) -> None:
+    settings.DEBUG = False
+
+    (message,) = _w003(settings)
+
+    assert "each process" in message.msg
+    assert "'default'" in message.msg
+    assert "RedisCache" in (message.hint or "")
+    assert get_settings().login_throttle_rate == (10, 60)  # a warning: it runs
+
+
+def test_w003_throttle_on_a_dummy_cache_counts_nothing(settings: Any) -> None:
+    settings.DEBUG = False
+    settings.CACHES = {**settings.CACHES, "dummy": DUMMY}
+
+    (message,) = _w003(settings, CACHE_ALIAS="dummy")
+
+    assert "nothing is counted" in message.msg
+    assert "'dummy'" in message.msg
+
+
+def test_w003_not_on_a_shared_cache(settings: Any) -> None:
+    settings.DEBUG = False
+    settings.CACHES = {**settings.CACHES, "shared": UNREACHABLE_REDIS}
+
+    assert _w003(settings, CACHE_ALIAS="shared") == []
+    assert check_settings() == []
+
+
+def test_w003_not_with_debug_or_without_the_throttle(settings: Any) -> None:
+    settings.DEBUG = True
+    assert _w003(settings) == []
+
+    settings.DEBUG = False
+    assert _w003(settings, rate=None) == []
+
+
+def test_w003_and_w002_both_name_a_local_cache_in_cache_mode(settings: Any) -> None:
+    settings.DEBUG = False
+    settings.TOKENAUTH = {"ACCESS_TOKEN_REVOCATION": "cache"}  # the throttle's default is on
+
+    assert sorted(message.id for message in check_settings()) == [
+        "tokenauth.W002",
+        "tokenauth.W003",
+    ]
+
+
+def test_w003_not_when_the_cache_alias_is_unknown(settings: Any) -> None:
+    settings.DEBUG = False
+    settings.TOKENAUTH = {"LOGIN_THROTTLE_RATE": "10/min", "CACHE_ALIAS": "nowhere"}
+
+    assert [message.id for message in check_settings()] == ["tokenauth.E010"]
+
+
+def test_the_test_settings_stay_clean_for_manage_py_check() -> None:
+    # tests/settings.py: LocMem, DEBUG off, and the throttle off: no W003.
+    call_command("check")
+    assert check_settings() == []

@@ -16,6 +16,7 @@
 | E010 | CACHE_ALIAS names no configured cache |
 | W001 | a lifetime outside the advised ranges |
 | W002 | cache revocation on a process-local cache while DEBUG is off |
+| W003 | login throttle on a process-local or dummy cache while DEBUG is off |
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ from django.core.checks import register as register_check
 from tokenauth.keys import KeyError_, load_key_set
 from tokenauth.settings import Problem, TokenAuthSettings, parse_problems
 
-_LOCAL_CACHES = frozenset(
-    {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
-)
+_LOCAL_CACHES = {  # backend: what a throttle that counts in it gets
+    "django.core.cache.backends.locmem.LocMemCache": (
+        "process-local: each process counts alone, so N processes allow N times the rate"
+    ),
+    "django.core.cache.backends.dummy.DummyCache": (
+        "a DummyCache: nothing is counted, so no login is ever throttled"
+    ),
+}
+_SHARED_CACHE_HINT = "Point TOKENAUTH['CACHE_ALIAS'] at a shared cache such as Django's RedisCache."
 
 
 def register() -> None:
@@ -67,15 +74,21 @@ def project_problems(conf: TokenAuthSettings) -> list[Problem]:
     if cache is None:
         message = f"TOKENAUTH['CACHE_ALIAS'] {conf.cache_alias!r} is not in CACHES."
         problems.append(Problem("E010", message))
-    elif (
-        not debug
-        and conf.access_token_revocation == "cache"
-        and cache.get("BACKEND") in _LOCAL_CACHES
-    ):
+    elif not debug and cache.get("BACKEND") in _LOCAL_CACHES:
+        problems.extend(_local_cache_warnings(conf, _LOCAL_CACHES[cache["BACKEND"]]))
+    return problems
+
+
+def _local_cache_warnings(conf: TokenAuthSettings, local: str) -> list[Problem]:
+    alias = conf.cache_alias
+    problems: list[Problem] = []
+    if conf.access_token_revocation == "cache":
         message = (
-            f"ACCESS_TOKEN_REVOCATION is 'cache' but cache {conf.cache_alias!r} is "
-            "process-local: other processes never see a revocation."
+            f"ACCESS_TOKEN_REVOCATION is 'cache' but cache {alias!r} is process-local: "
+            "other processes never see a revocation."
         )
-        hint = "Use a shared cache such as Django's RedisCache."
-        problems.append(Problem("W002", message, hint))
+        problems.append(Problem("W002", message, _SHARED_CACHE_HINT))
+    if conf.login_throttle_rate is not None:
+        message = f"TOKENAUTH['LOGIN_THROTTLE_RATE'] is on but cache {alias!r} is {local}."
+        problems.append(Problem("W003", message, _SHARED_CACHE_HINT))
     return problems
