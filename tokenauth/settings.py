@@ -18,7 +18,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from tokenauth.cookie_settings import CookieSettings, parse_cookie
+from tokenauth.cookie_settings import CookieSettings as CookieSettings  # its old home
+from tokenauth.cookie_settings import parse_cookie
 
 __all__ = ["Problem", "TokenAuthSettings", "VerifyingKeySetting", "get_settings", "parse_problems"]
 
