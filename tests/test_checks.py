@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.core.checks import ERROR, WARNING
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import override_settings
 
@@ -29,6 +30,10 @@ _ED25519 = ed25519.Ed25519PrivateKey.generate()
 
 
 def _ids(tokenauth: Any, settings: Any) -> list[str]:
+    """The check ids for ``tokenauth``; the login throttle is off unless it is set, since on
+    the tests' LocMem cache, with DEBUG off, it is W003."""
+    if isinstance(tokenauth, dict):
+        tokenauth = {"LOGIN_THROTTLE_RATE": None, **tokenauth}
     settings.TOKENAUTH = tokenauth
     return sorted(message.id for message in check_settings())
 
@@ -42,9 +47,22 @@ def test_check_command_is_clean_with_the_test_settings() -> None:
     assert check_settings() == []
 
 
-def test_defaults_and_an_empty_dict_are_clean(settings: Any) -> None:
-    assert _ids({}, settings) == []
-    assert _ids(None, settings) == []
+@pytest.mark.parametrize("tokenauth", [None, {}])
+def test_defaults_and_an_empty_dict_are_clean_on_a_shared_cache(
+    settings: Any, tokenauth: Any
+) -> None:
+    settings.CACHES = {"default": UNREACHABLE_REDIS}  # configuration only: never connected
+    settings.TOKENAUTH = tokenauth
+
+    assert check_settings() == []
+
+
+@pytest.mark.parametrize("tokenauth", [None, {}])
+def test_defaults_on_a_local_cache_warn_of_the_throttle_only(settings: Any, tokenauth: Any) -> None:
+    settings.DEBUG = False
+    settings.TOKENAUTH = tokenauth
+
+    assert [message.id for message in check_settings()] == ["tokenauth.W003"]
 
 
 # --- one id per problem -------------------------------------------------------------------
@@ -73,12 +91,15 @@ def test_e001_tokenauth_not_a_dict(settings: Any, tokenauth: Any) -> None:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("ACCESS_TOKEN_LIFETIME", 900),
+        ("ACCESS_TOKEN_LIFETIME", True),  # a number of seconds is accepted, a bool is not
         ("ACCESS_TOKEN_LIFETIME", timedelta(0)),
+        ("ACCESS_TOKEN_LIFETIME", 0),
         ("ACCESS_TOKEN_LIFETIME", "15m"),
         ("REFRESH_TOKEN_IDLE_LIFETIME", "7 days"),
         ("REFRESH_TOKEN_ABSOLUTE_LIFETIME", -timedelta(days=30)),
-        ("REUSE_GRACE_PERIOD", 10),
+        ("REUSE_GRACE_PERIOD", "10"),
+        ("REUSE_GRACE_PERIOD", float("nan")),
+        ("REUSE_GRACE_PERIOD", -0.5),
         ("LEEWAY", -timedelta(seconds=1)),
         ("ALGORITHM", "none"),
         ("ALGORITHM", "HS999"),
@@ -95,21 +116,23 @@ def test_e001_tokenauth_not_a_dict(settings: Any, tokenauth: Any) -> None:
         ("LOGIN_THROTTLE_RATE", "fast"),
         ("LOGIN_THROTTLE_RATE", "0/min"),
         ("LOGIN_THROTTLE_RATE", 10),
+        ("LOGIN_THROTTLE_RATE", "²/min"),  # a digit to str.isdigit(), not to int()
     ],
 )
 def test_e002_wrong_type_or_value(settings: Any, key: str, value: Any) -> None:
+    settings.CACHES = {"default": UNREACHABLE_REDIS}  # shared: a refused rate is not W003 too
+
     assert _ids({key: value}, settings) == ["tokenauth.E002"]
     (message,) = check_settings()
     assert key in message.msg
 
 
-def test_e002_values_fall_back_to_defaults_instead_of_crashing(settings: Any) -> None:
-    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": 900, "ACCESS_TOKEN_REVOCATION": "redis"}
+def test_e002_values_are_reported_by_the_checks_and_refused_at_first_use(settings: Any) -> None:
+    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": "15m", "ACCESS_TOKEN_REVOCATION": "redis"}
 
-    conf = get_settings()
-
-    assert conf.access_token_lifetime == timedelta(minutes=15)
-    assert conf.access_token_revocation == "database"
+    assert _ids(settings.TOKENAUTH, settings) == ["tokenauth.E002", "tokenauth.E002"]
+    with pytest.raises(ImproperlyConfigured, match=r"ACCESS_TOKEN_LIFETIME.*\n.*REVOCATION"):
+        get_settings()
 
 
 def test_e003_absolute_lifetime_shorter_than_idle(settings: Any) -> None:
@@ -169,14 +192,25 @@ def test_e005_short_hmac_verifying_key(settings: Any) -> None:
         {"kid": "old", "key": 12345},
         {"kid": "old", "key": HS256_32, "algorithm": "none"},
         {"kid": "old", "key": HS256_32, "algorithm": "HS1024"},
+        {"kid": "", "key": HS256_32},  # an empty kid would become the thumbprint
+        {"kid": "old", "key": HS256_32, "alg": "HS512"},  # a typo must not run the default
     ],
 )
 def test_e006_malformed_verifying_keys_entry(settings: Any, entry: Any) -> None:
     assert _ids({"VERIFYING_KEYS": [entry]}, settings) == ["tokenauth.E006"]
 
 
+def test_e006_a_kid_used_twice(settings: Any) -> None:
+    twice = [{"kid": "old", "key": HS256_32}, {"kid": "old", "key": "q" * 32}]
+
+    assert _ids({"VERIFYING_KEYS": twice}, settings) == ["tokenauth.E006"]
+
+
 def test_e006_names_the_bad_entry(settings: Any) -> None:
-    settings.TOKENAUTH = {"VERIFYING_KEYS": [{"kid": "fine", "key": HS256_32}, {"kid": "bad"}]}
+    settings.TOKENAUTH = {
+        **settings.TOKENAUTH,
+        "VERIFYING_KEYS": [{"kid": "fine", "key": HS256_32}, {"kid": "bad"}],
+    }
 
     (message,) = check_settings()
 
@@ -342,7 +376,7 @@ def test_errors_reach_manage_py_check(settings: Any) -> None:
 
 _PROBLEMS: dict[str, Any] = {
     "unknown key": {"NOPE": 1},
-    "wrong type": {"ACCESS_TOKEN_LIFETIME": 900},
+    "wrong type": {"ACCESS_TOKEN_LIFETIME": "15m"},
     "absolute < idle": {
         "REFRESH_TOKEN_IDLE_LIFETIME": timedelta(days=20),
         "REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(days=10),
@@ -350,9 +384,13 @@ _PROBLEMS: dict[str, Any] = {
     "missing key": {"ALGORITHM": "ES256"},
     "short hmac key": {"SIGNING_KEY": "k" * 31},
     "bad verifying entry": {"VERIFYING_KEYS": [{"kid": "old"}]},
+    "bad cookie": {"REFRESH_COOKIE": {"samesite": "sometimes"}},
     "misfitting pem": {"ALGORITHM": "ES256", "SIGNING_KEY": private_pem(_RSA)},
+    "insecure cookie": {"REFRESH_COOKIE": {"secure": False}},
+    "unknown cache": {"CACHE_ALIAS": "nowhere"},
     "lifetime out of range": {"ACCESS_TOKEN_LIFETIME": timedelta(seconds=10)},
     "local cache": {"ACCESS_TOKEN_REVOCATION": "cache"},
+    "throttle on a local cache": {"LOGIN_THROTTLE_RATE": "10/min"},
 }
 
 
@@ -371,7 +409,7 @@ def test_the_id_table_lists_each_id_once_and_every_id_fired() -> None:
     table = re.findall(r"^\| ([EW]\d{3}) \|", checks.__doc__ or "", flags=re.MULTILINE)
 
     assert len(table) == len(set(table))
-    fired = {"E001", "E002", "E003", "E004", "E005", "E006", "E008", "W001", "W002"}
+    fired = {f"E{n:03}" for n in range(1, 11)} | {"W001", "W002", "W003"}
     assert fired <= set(table)
 
 
@@ -401,11 +439,9 @@ def test_tokenauth_settings_fixture_merges_and_reloads(tokenauth_settings: Any) 
 
 
 def test_problems_follow_the_settings(settings: Any) -> None:
-    settings.TOKENAUTH = {"NOPE": 1}
-    assert [message.id for message in check_settings()] == ["tokenauth.E001"]
+    assert _ids({"NOPE": 1}, settings) == ["tokenauth.E001"]
 
-    settings.TOKENAUTH = {}
-    assert check_settings() == []
+    assert _ids({}, settings) == []
 
 
 def test_keys_reload_on_secret_key_and_tokenauth_changes(settings: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from tests.conftest import post_json
@@ -167,7 +168,8 @@ def test_token_and_revoke_endpoints_ignore_cookie_mode(client, user):
     assert COOKIE not in response.cookies
 
 
-def test_insecure_cookie_drops_the_secure_prefix(client, user, tokenauth_settings):
+def test_insecure_cookie_drops_the_secure_prefix(client, user, settings, tokenauth_settings):
+    settings.DEBUG = True  # else E009 refuses it
     tokenauth_settings(REFRESH_COOKIE={"secure": False, "samesite": "Lax", "path": "/"})
 
     response = browser_login(client, user)
@@ -234,13 +236,12 @@ def test_cookie_settings_browsers_would_drop_are_check_errors(settings, cookie):
     assert "tokenauth.E007" in {message.id for message in check_settings()}
 
 
-def test_a_bad_cookie_name_falls_back_to_the_default_instead_of_a_500(client, user, settings):
+def test_a_bad_cookie_name_refuses_to_run_instead_of_using_the_default(client, user, settings):
     settings.TOKENAUTH = {**settings.TOKENAUTH, "REFRESH_COOKIE": {"name": "a b;c"}}
 
-    response = browser_login(client, user)
-
-    assert response.status_code == 200
-    assert COOKIE in response.cookies
+    with pytest.raises(ImproperlyConfigured, match=r"REFRESH_COOKIE.*'name'.*tokenauth\.E007"):
+        browser_login(client, user)
+    assert not RefreshTokenFamily.objects.exists()
 
 
 def test_valid_cookie_settings_pass_the_checks(settings):

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import jwt
 
-from tokenauth.keys import KeyError_, get_key_set
+from tokenauth.keys import get_key_set
 from tokenauth.refresh_tokens import is_public_id
 from tokenauth.settings import get_settings
 
@@ -62,8 +62,9 @@ def encode_access_token(
     }
     if conf.issuer is not None:
         claims["iss"] = conf.issuer
-    if conf.audience is not None:
-        claims["aud"] = conf.audience
+    if conf.audience is not None:  # RFC 7519 §4.1.3: one string, or a list of them
+        aud = conf.audience
+        claims["aud"] = aud if isinstance(aud, str) else list(aud)
     return jwt.encode(
         claims,
         key.signing_key,
@@ -92,11 +93,11 @@ def decode_access_token(access_token: str) -> AccessClaims:
             key.verifying_key,
             algorithms=[key.algorithm],
             options={"require": _REQUIRED},
-            audience=conf.audience,
+            audience=conf.audience,  # a list: a token for any of its audiences
             issuer=conf.issuer,
             leeway=conf.leeway,
         )
-    except (jwt.PyJWTError, KeyError_, TypeError) as exc:
+    except (jwt.PyJWTError, TypeError) as exc:
         raise InvalidAccessToken(str(exc) or type(exc).__name__) from exc
     return _claims(payload)
 

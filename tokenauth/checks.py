@@ -1,5 +1,7 @@
 """System checks (``manage.py check``) for the ``TOKENAUTH`` setting.
 
+``get_settings()`` refuses at first use every error that these checks report (DESIGN §2).
+
 | id   | what |
 | ---- | ---- |
 | E001 | TOKENAUTH is not a dict, or has unknown keys |
@@ -14,6 +16,7 @@
 | E010 | CACHE_ALIAS names no configured cache |
 | W001 | a lifetime outside the advised ranges |
 | W002 | cache revocation on a process-local cache while DEBUG is off |
+| W003 | login throttle on a process-local or dummy cache while DEBUG is off |
 """
 
 from __future__ import annotations
@@ -24,12 +27,18 @@ from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Tags, Warning
 from django.core.checks import register as register_check
 
-from tokenauth.keys import KeyError_, get_key_set
-from tokenauth.settings import get_settings
+from tokenauth.keys import KeyError_, load_key_set
+from tokenauth.settings import Problem, TokenAuthSettings, parse_problems
 
-_LOCAL_CACHES = frozenset(
-    {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
-)
+_LOCAL_CACHES = {  # backend: what a throttle that counts in it gets
+    "django.core.cache.backends.locmem.LocMemCache": (
+        "process-local: each process counts alone, so N processes allow N times the rate"
+    ),
+    "django.core.cache.backends.dummy.DummyCache": (
+        "a DummyCache: nothing is counted, so no login is ever throttled"
+    ),
+}
+_SHARED_CACHE_HINT = "Point TOKENAUTH['CACHE_ALIAS'] at a shared cache such as Django's RedisCache."
 
 
 def register() -> None:
@@ -37,42 +46,49 @@ def register() -> None:
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    conf = get_settings()
-    messages: list[CheckMessage] = [
-        (Warning if problem.id.startswith("W") else Error)(
-            problem.message, id=f"tokenauth.{problem.id}"
+    _, problems = parse_problems()
+    return [
+        (Error if problem.is_error else Warning)(
+            problem.message, hint=problem.hint, id=f"tokenauth.{problem.id}"
         )
-        for problem in conf.problems
+        for problem in problems
     ]
+
+
+def project_problems(conf: TokenAuthSettings) -> list[Problem]:
+    """What only the rest of the project shows: keys that cannot load, DEBUG, CACHES.
+
+    ``settings.parse_problems()`` adds these to the parser's own.
+    """
+    problems: list[Problem] = []
     if not any(problem.id in ("E004", "E005", "E006") for problem in conf.problems):
         try:
-            get_key_set()
+            load_key_set(conf)
         except KeyError_ as exc:
-            messages.append(Error(f"TOKENAUTH key: {exc}.", id="tokenauth.E008"))
+            problems.append(Problem("E008", f"{exc}."))
     debug = django_settings.DEBUG
     if conf.refresh_cookie is not None and not conf.refresh_cookie.secure and not debug:
-        messages.append(
-            Error(
-                "TOKENAUTH['REFRESH_COOKIE'] has secure off while DEBUG is off.",
-                id="tokenauth.E009",
-            )
+        message = "TOKENAUTH['REFRESH_COOKIE'] has secure off while DEBUG is off."
+        problems.append(Problem("E009", message))
+    cache = django_settings.CACHES.get(conf.cache_alias)
+    if cache is None:
+        message = f"TOKENAUTH['CACHE_ALIAS'] {conf.cache_alias!r} is not in CACHES."
+        problems.append(Problem("E010", message))
+    elif not debug and cache.get("BACKEND") in _LOCAL_CACHES:
+        problems.extend(_local_cache_warnings(conf, _LOCAL_CACHES[cache["BACKEND"]]))
+    return problems
+
+
+def _local_cache_warnings(conf: TokenAuthSettings, local: str) -> list[Problem]:
+    alias = conf.cache_alias
+    problems: list[Problem] = []
+    if conf.access_token_revocation == "cache":
+        message = (
+            f"ACCESS_TOKEN_REVOCATION is 'cache' but cache {alias!r} is process-local: "
+            "other processes never see a revocation."
         )
-    if conf.cache_alias not in django_settings.CACHES:
-        messages.append(
-            Error(
-                f"TOKENAUTH['CACHE_ALIAS'] {conf.cache_alias!r} is not in CACHES.",
-                id="tokenauth.E010",
-            )
-        )
-    elif conf.access_token_revocation == "cache" and not debug:
-        backend = django_settings.CACHES[conf.cache_alias].get("BACKEND", "")
-        if backend in _LOCAL_CACHES:
-            messages.append(
-                Warning(
-                    f"ACCESS_TOKEN_REVOCATION is 'cache' but cache {conf.cache_alias!r} is "
-                    "process-local: other processes never see a revocation.",
-                    hint="Use a shared cache such as Django's RedisCache.",
-                    id="tokenauth.W002",
-                )
-            )
-    return messages
+        problems.append(Problem("W002", message, _SHARED_CACHE_HINT))
+    if conf.login_throttle_rate is not None:
+        message = f"TOKENAUTH['LOGIN_THROTTLE_RATE'] is on but cache {alias!r} is {local}."
+        problems.append(Problem("W003", message, _SHARED_CACHE_HINT))
+    return problems

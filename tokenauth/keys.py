@@ -12,9 +12,9 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.utils.crypto import salted_hmac
 
-from tokenauth.settings import HMAC_ALGORITHMS, get_settings
+from tokenauth.settings import HMAC_ALGORITHMS, TokenAuthSettings, get_settings
 
-__all__ = ["Key", "KeyError_", "KeySet", "get_key_set", "jwks"]
+__all__ = ["Key", "KeyError_", "KeySet", "get_key_set", "jwks", "load_key_set"]
 
 _HS_KEY_SALT = "tokenauth.keys.access-token-signing"
 
@@ -131,9 +131,13 @@ def _load(algorithm: str, material: str | bytes, kid: str | None, *, signing: bo
 def get_key_set() -> KeySet:
     """The signing key and every key accepted for verification, by ``kid``.
 
-    Raises ``KeyError_`` when a configured key cannot be loaded (``checks.py`` reports it).
+    ``get_settings()`` has refused a key that cannot be loaded already (``tokenauth.E008``).
     """
-    conf = get_settings()
+    return load_key_set(get_settings())
+
+
+def load_key_set(conf: TokenAuthSettings) -> KeySet:
+    """The keys ``conf`` names; raises ``KeyError_``, naming the setting, when one cannot load."""
     if conf.signing_key is None and conf.algorithm in HMAC_ALGORITHMS:
         signing = _hs_key(
             conf.algorithm,
@@ -147,15 +151,18 @@ def get_key_set() -> KeySet:
             for old in getattr(django_settings, "SECRET_KEY_FALLBACKS", [])
         ]
     else:
-        if conf.signing_key is None:
-            raise KeyError_(f"{conf.algorithm} needs TOKENAUTH['SIGNING_KEY']")
-        signing = _load(conf.algorithm, conf.signing_key, conf.signing_key_id, signing=True)
+        try:
+            if conf.signing_key is None:
+                raise KeyError_(f"{conf.algorithm} needs one")
+            signing = _load(conf.algorithm, conf.signing_key, conf.signing_key_id, signing=True)
+        except KeyError_ as exc:
+            raise KeyError_(f"TOKENAUTH['SIGNING_KEY']: {exc}") from exc
         extra = []
     for entry in conf.verifying_keys:
         try:
             extra.append(_load(entry.algorithm, entry.key, entry.kid, signing=False))
         except KeyError_ as exc:
-            raise KeyError_(f"VERIFYING_KEYS kid {entry.kid!r}: {exc}") from exc
+            raise KeyError_(f"TOKENAUTH['VERIFYING_KEYS'] kid {entry.kid!r}: {exc}") from exc
     by_kid = {key.kid: key for key in extra}
     by_kid[signing.kid] = signing
     return KeySet(signing=signing, by_kid=by_kid)

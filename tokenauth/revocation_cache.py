@@ -42,8 +42,9 @@ def mark_revoked(family_public_ids: Iterable[str]) -> None:
 
 def is_revoked(family_public_id: str) -> bool:
     """Whether the family was revoked recently; raises ``CacheUnavailable`` if unreadable."""
+    alias = get_settings().cache_alias  # outside the try: a refused setting is no outage
     try:
-        return caches[get_settings().cache_alias].get(_key(family_public_id)) is not None
+        return caches[alias].get(_key(family_public_id)) is not None
     except Exception as exc:  # redis.ConnectionError, pymemcache errors, ...: no common base
         raise CacheUnavailable(str(exc)) from exc
 

@@ -1,4 +1,8 @@
-"""Read the ``TOKENAUTH`` setting into one typed, validated object."""
+"""Read the ``TOKENAUTH`` setting into one typed, validated object.
+
+A refused value is replaced by its default only for the parsing and checks that follow it:
+``get_settings()`` refuses to hand out settings with an E-level problem.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal, cast
+from typing import Literal, TypeGuard, cast
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-__all__ = ["CookieSettings", "Problem", "TokenAuthSettings", "VerifyingKeySetting", "get_settings"]
+from tokenauth.cookie_settings import CookieSettings as CookieSettings  # its old home
+from tokenauth.cookie_settings import parse_cookie
+
+__all__ = ["Problem", "TokenAuthSettings", "VerifyingKeySetting", "get_settings", "parse_problems"]
 
 HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # RFC 7518 §3.2 minimum key bytes
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
@@ -21,7 +29,6 @@ ALGORITHMS = frozenset(HMAC_ALGORITHMS) | ASYMMETRIC_ALGORITHMS
 
 RevocationMode = Literal["database", "cache", "none"]
 CacheFailure = Literal["closed", "open"]
-SameSite = Literal["Strict", "Lax", "None"]
 
 _DEFAULTS: dict[str, object] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
@@ -41,7 +48,7 @@ _DEFAULTS: dict[str, object] = {
     "CACHE_FAILURE": "closed",
     "LOGIN_THROTTLE_RATE": "10/min",
 }
-_COOKIE_KEYS = frozenset({"name", "path", "samesite", "secure", "domain"})
+_VERIFYING_KEY_KEYS = frozenset({"kid", "key", "algorithm"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,11 @@ class Problem:
 
     id: str
     message: str
+    hint: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.id.startswith("E")
 
 
 @dataclass(frozen=True)
@@ -57,15 +69,6 @@ class VerifyingKeySetting:
     kid: str
     key: str | bytes
     algorithm: str
-
-
-@dataclass(frozen=True)
-class CookieSettings:
-    name: str | None  # None: the default, which depends on ``secure``
-    path: str | None  # None: where tokenauth.urls is mounted
-    samesite: SameSite
-    secure: bool
-    domain: str | None
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ class TokenAuthSettings:
     signing_key_id: str | None = None
     verifying_keys: tuple[VerifyingKeySetting, ...] = ()
     issuer: str | None = None
-    audience: str | None = None
+    audience: str | tuple[str, ...] | None = None  # a token for any of them is accepted
     leeway: timedelta = timedelta(0)
     refresh_cookie: CookieSettings | None = None
     access_token_revocation: RevocationMode = "database"
@@ -91,14 +94,37 @@ class TokenAuthSettings:
 
 @functools.cache
 def get_settings() -> TokenAuthSettings:
-    """The current ``TOKENAUTH`` settings; invalid values fall back to defaults."""
-    return _parse(getattr(django_settings, "TOKENAUTH", None) or {})
+    """The current ``TOKENAUTH`` settings.
+
+    Raises ``ImproperlyConfigured``, naming each key and check id, while the system checks
+    find an E-level problem: never a default in place of a refused value (DESIGN §2).
+    """
+    conf, problems = parse_problems()
+    errors = [problem for problem in problems if problem.is_error]
+    if errors:
+        raise ImproperlyConfigured(
+            "\n".join(f"{problem.message} (tokenauth.{problem.id})" for problem in errors)
+        )
+    return conf
+
+
+@functools.cache
+def parse_problems() -> tuple[TokenAuthSettings, tuple[Problem, ...]]:
+    """The settings as parsed and every problem the system checks report; never raises."""
+    raw = getattr(django_settings, "TOKENAUTH", None)
+    conf = _parse({} if raw is None else raw)
+    if raw is not None and not isinstance(raw, Mapping):
+        return conf, conf.problems  # E001: nothing else was read
+    from tokenauth.checks import project_problems  # it loads keys, which read settings
+
+    return conf, (*conf.problems, *project_problems(conf))
 
 
 @receiver(setting_changed)
 def _reload(*, setting: str, **kwargs: object) -> None:
-    if setting in {"TOKENAUTH", "SECRET_KEY", "SECRET_KEY_FALLBACKS"}:
+    if setting in {"TOKENAUTH", "SECRET_KEY", "SECRET_KEY_FALLBACKS", "DEBUG", "CACHES"}:
         get_settings.cache_clear()
+        parse_problems.cache_clear()
         from tokenauth import keys  # keys derive from SECRET_KEY; they cache too
 
         keys.clear_cache()
@@ -115,35 +141,83 @@ class _Parser:
     def get(self, key: str) -> object:
         return self.raw.get(key, _DEFAULTS[key])
 
+    def refuse(self, key: str, requirement: str) -> object:
+        """Report ``key``'s value as E002; its default, for the parsing that follows."""
+        self.problem("E002", f"TOKENAUTH['{key}'] must be {requirement}, not {self.get(key)!r}.")
+        return _DEFAULTS[key]
+
     def duration(self, key: str, *, allow_zero: bool = False) -> timedelta:
-        value = self.get(key)
-        default = cast(timedelta, _DEFAULTS[key])
-        if not isinstance(value, timedelta):
-            self.problem("E002", f"TOKENAUTH['{key}'] must be a datetime.timedelta, not {value!r}.")
-            return default
-        if value < timedelta(0) or (value == timedelta(0) and not allow_zero):
-            self.problem("E002", f"TOKENAUTH['{key}'] must be positive, not {value}.")
-            return default
-        return value
+        """A ``timedelta``, or an int or float number of seconds (never a bool)."""
+        value = _as_timedelta(self.get(key))
+        if value is None:
+            requirement = "a datetime.timedelta or a number of seconds"
+        elif value < timedelta(0) or (value == timedelta(0) and not allow_zero):
+            requirement = "zero or more" if allow_zero else "more than zero"
+        else:
+            return value
+        return cast(timedelta, self.refuse(key, requirement))
 
     def optional_str(self, key: str) -> str | None:
         value = self.get(key)
-        if value is None or isinstance(value, str):
+        if value is None or _non_empty_str(value):
             return value
-        self.problem("E002", f"TOKENAUTH['{key}'] must be a string or None, not {value!r}.")
-        return None
+        return cast(None, self.refuse(key, "a non-empty string or None"))
+
+    def audience(self) -> str | tuple[str, ...] | None:
+        value = self.get("AUDIENCE")
+        if value is None or _non_empty_str(value):
+            return value
+        if isinstance(value, (list, tuple)) and value and all(map(_non_empty_str, value)):
+            return tuple(value)  # PyJWT accepts a token whose ``aud`` names any of them
+        return cast(None, self.refuse("AUDIENCE", "a string, a list of strings, or None"))
+
+    def cache_alias(self) -> str:
+        value = self.get("CACHE_ALIAS")  # one that CACHES lacks is checks.py's E010
+        if isinstance(value, str):
+            return value
+        return cast(str, self.refuse("CACHE_ALIAS", "the name of a cache in CACHES"))
 
     def choice(self, key: str, choices: tuple[str, ...]) -> str:
         value = self.get(key)
         if isinstance(value, str) and value in choices:
             return value
-        self.problem("E002", f"TOKENAUTH['{key}'] must be one of {choices}, not {value!r}.")
-        return cast(str, _DEFAULTS[key])
+        return cast(str, self.refuse(key, f"one of {', '.join(choices)}"))
+
+    def rate(self) -> tuple[int, int] | None:
+        """A DRF-style rate: as in DRF, only the period's first letter counts ("10/minute")."""
+        value = self.get("LOGIN_THROTTLE_RATE")
+        if value is None:
+            return None
+        match = _RATE.fullmatch(value) if isinstance(value, str) else None
+        if match and int(match[1]) > 0:
+            return int(match[1]), _PERIODS[match[2]]
+        self.refuse("LOGIN_THROTTLE_RATE", "a rate such as '10/min', or None")
+        return 10, 60
+
+
+_RATE = re.compile(r"([0-9]+)/([smhd]).*", re.ASCII | re.DOTALL)
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _as_timedelta(value: object) -> timedelta | None:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None  # True is 1 to Python, but nobody means one second by it
+    try:
+        return timedelta(seconds=value)
+    except (ValueError, OverflowError):  # NaN, infinities, beyond timedelta.max
+        return None
+
+
+def _non_empty_str(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and value != ""
 
 
 def _parse(raw: object) -> TokenAuthSettings:
     if not isinstance(raw, Mapping):
-        return TokenAuthSettings(problems=(Problem("E001", "TOKENAUTH must be a dict."),))
+        message = f"TOKENAUTH must be a dict, not {type(raw).__name__}."
+        return TokenAuthSettings(problems=(Problem("E001", message),))
     p = _Parser(raw)
     unknown = sorted(str(k) for k in raw if k not in _DEFAULTS)
     if unknown:
@@ -163,30 +237,28 @@ def _parse(raw: object) -> TokenAuthSettings:
     algorithm = p.choice("ALGORITHM", tuple(sorted(ALGORITHMS)))
     signing_key = p.get("SIGNING_KEY")
     if signing_key is not None and not isinstance(signing_key, (str, bytes)):
-        p.problem("E002", "TOKENAUTH['SIGNING_KEY'] must be a string, bytes or None.")
-        signing_key = None
+        signing_key = p.refuse("SIGNING_KEY", "a string, bytes or None")
     _check_key(p, algorithm, signing_key, "TOKENAUTH['SIGNING_KEY']", required=False)
 
-    throttle = p.get("LOGIN_THROTTLE_RATE")
     return TokenAuthSettings(
         access_token_lifetime=access,
         refresh_token_idle_lifetime=idle,
         refresh_token_absolute_lifetime=absolute,
         reuse_grace_period=p.duration("REUSE_GRACE_PERIOD", allow_zero=True),
         algorithm=algorithm,
-        signing_key=signing_key,
+        signing_key=cast("str | bytes | None", signing_key),
         signing_key_id=p.optional_str("SIGNING_KEY_ID"),
         verifying_keys=_verifying_keys(p, algorithm),
         issuer=p.optional_str("ISSUER"),
-        audience=p.optional_str("AUDIENCE"),
+        audience=p.audience(),
         leeway=p.duration("LEEWAY", allow_zero=True),
-        refresh_cookie=_cookie(p),
-        access_token_revocation=p.choice(  # type: ignore[arg-type]  # narrowed by choices
-            "ACCESS_TOKEN_REVOCATION", ("database", "cache", "none")
+        refresh_cookie=parse_cookie(p.get("REFRESH_COOKIE"), functools.partial(p.problem, "E007")),
+        access_token_revocation=cast(
+            RevocationMode, p.choice("ACCESS_TOKEN_REVOCATION", ("database", "cache", "none"))
         ),
-        cache_alias=p.optional_str("CACHE_ALIAS") or "default",
-        cache_failure=p.choice("CACHE_FAILURE", ("closed", "open")),  # type: ignore[arg-type]  # narrowed by choices
-        login_throttle_rate=_rate(p, throttle),
+        cache_alias=p.cache_alias(),
+        cache_failure=cast(CacheFailure, p.choice("CACHE_FAILURE", ("closed", "open"))),
+        login_throttle_rate=p.rate(),
         problems=tuple(p.problems),
     )
 
@@ -224,13 +296,16 @@ def _check_key(p: _Parser, algorithm: str, key: object, label: str, *, required:
 def _verifying_keys(p: _Parser, default_algorithm: str) -> tuple[VerifyingKeySetting, ...]:
     raw = p.get("VERIFYING_KEYS")
     if not isinstance(raw, (list, tuple)):
-        p.problem("E002", "TOKENAUTH['VERIFYING_KEYS'] must be a list of dicts.")
+        p.refuse("VERIFYING_KEYS", "a list of dicts")
         return ()
     keys: list[VerifyingKeySetting] = []
     for index, entry in enumerate(raw):
         label = f"TOKENAUTH['VERIFYING_KEYS'][{index}]"
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("kid"), str):
-            p.problem("E006", f"{label} must be a dict with a string 'kid'.")
+        if not isinstance(entry, Mapping) or set(entry) - _VERIFYING_KEY_KEYS:
+            p.problem("E006", f"{label} must be a dict with keys {sorted(_VERIFYING_KEY_KEYS)}.")
+            continue
+        if not _non_empty_str(entry.get("kid")) or entry["kid"] in {k.kid for k in keys}:
+            p.problem("E006", f"{label} needs a 'kid' string of its own.")
             continue
         algorithm = entry.get("algorithm", default_algorithm)
         key = entry.get("key")
@@ -240,74 +315,3 @@ def _verifying_keys(p: _Parser, default_algorithm: str) -> tuple[VerifyingKeySet
         _check_key(p, algorithm, key, label, required=True)
         keys.append(VerifyingKeySetting(kid=entry["kid"], key=key, algorithm=algorithm))
     return tuple(keys)
-
-
-_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 token
-_COOKIE_ATTRIBUTE = re.compile(r"[^;,\s\x00-\x1f\x7f]+")  # no separators, spaces, controls
-
-
-def _cookie(p: _Parser) -> CookieSettings | None:
-    """Cookie mode's settings; a bad value is reported (E007) and replaced by its default."""
-    raw = p.get("REFRESH_COOKIE")
-    if raw is None:
-        return None
-    label = "TOKENAUTH['REFRESH_COOKIE']"
-    if not isinstance(raw, Mapping) or set(raw) - _COOKIE_KEYS:
-        p.problem("E007", f"{label} must be None or a dict with keys {sorted(_COOKIE_KEYS)}.")
-        return None
-
-    def valid(key: str, ok: bool, requirement: str) -> object:
-        if ok:
-            return raw.get(key)
-        p.problem("E007", f"{label}['{key}'] {requirement}; not {raw.get(key)!r}.")
-        return None
-
-    name = raw.get("name")
-    name = valid("name", name is None or _matches(_COOKIE_NAME, name), "must be a cookie name")
-    path = raw.get("path")
-    path_ok = path is None or (_matches(_COOKIE_ATTRIBUTE, path) and str(path).startswith("/"))
-    path = valid("path", path_ok, "must be a URL path starting with '/'")
-    domain = raw.get("domain")
-    domain = valid(
-        "domain", domain is None or _matches(_COOKIE_ATTRIBUTE, domain), "must be a host"
-    )
-    secure = raw.get("secure", True)
-    secure = valid("secure", isinstance(secure, bool), "must be True or False") is not False
-    samesite = raw.get("samesite", "Strict")
-    if samesite not in ("Strict", "Lax", "None"):
-        p.problem("E007", f"{label}['samesite'] must be Strict, Lax or None.")
-        samesite = "Strict"
-    # Browsers drop these cookies silently (RFC 6265bis §4.1.3, SameSite=None needs Secure).
-    prefix = str(name or "")
-    if not secure and (samesite == "None" or prefix.startswith(("__Secure-", "__Host-"))):
-        p.problem("E007", f"{label}: SameSite=None and __Secure-/__Host- names need secure.")
-    if prefix.startswith("__Host-") and (path != "/" or domain is not None):
-        p.problem("E007", f"{label}: a __Host- cookie needs path '/' and no domain.")
-    return CookieSettings(
-        name=cast("str | None", name),
-        path=cast("str | None", path),
-        samesite=cast(SameSite, samesite),
-        secure=secure,
-        domain=cast("str | None", domain),
-    )
-
-
-def _matches(pattern: re.Pattern[str], value: object) -> bool:
-    return isinstance(value, str) and pattern.fullmatch(value) is not None
-
-
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _rate(p: _Parser, value: object) -> tuple[int, int] | None:
-    """Parse DRF-style rates; as DRF, only the period's first letter counts ("10/minute")."""
-    if value is None:
-        return None
-    if isinstance(value, str) and "/" in value:
-        count, _, period = value.partition("/")
-        if count.isdigit() and int(count) > 0 and period[:1] in _PERIODS:
-            return int(count), _PERIODS[period[:1]]
-    p.problem(
-        "E002", f"TOKENAUTH['LOGIN_THROTTLE_RATE'] must be like '10/min' or None, not {value!r}."
-    )
-    return (10, 60)
