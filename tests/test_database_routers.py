@@ -152,15 +152,19 @@ def test_sessions_are_read_from_the_routed_database(client: Client, user: Any) -
     assert _families().get().revocation_reason == RevocationReason.LOGOUT
 
 
-def test_a_password_change_revokes_every_family(client: Client, user: Any) -> None:
-    body = _login(client, user)
-
-    response = post_json(
+def _change_password(client: Client, access_token: str) -> Any:
+    return post_json(
         client,
         "/api/password/",
         {"password": "a brand new password"},
-        HTTP_AUTHORIZATION=f"Bearer {body['access_token']}",
+        HTTP_AUTHORIZATION=f"Bearer {access_token}",
     )
+
+
+def test_a_password_change_revokes_every_family(client: Client, user: Any) -> None:
+    body = _login(client, user)
+
+    response = _change_password(client, body["access_token"])
 
     assert response.status_code == 204
     assert _families().get().revocation_reason == RevocationReason.PASSWORD_CHANGED
@@ -174,12 +178,7 @@ def test_a_password_change_revokes_though_the_replica_never_saw_the_user(
     body = _login(client, user)
     get_user_model().objects.using("default").filter(pk=user.pk).delete()  # signed up since
 
-    response = post_json(
-        client,
-        "/api/password/",
-        {"password": "a brand new password"},
-        HTTP_AUTHORIZATION=f"Bearer {body['access_token']}",
-    )
+    response = _change_password(client, body["access_token"])
 
     assert response.status_code == 204
     assert _families().get().revocation_reason == RevocationReason.PASSWORD_CHANGED
