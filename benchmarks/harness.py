@@ -64,7 +64,7 @@ def call(
         "SERVER_NAME": "127.0.0.1",
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
+        "REMOTE_ADDR": "203.0.113.10",  # a client, not a proxy on loopback
         "HTTP_HOST": "127.0.0.1",
         "HTTP_USER_AGENT": "tokenauth-benchmark/1",
         "wsgi.url_scheme": "http",

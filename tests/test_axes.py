@@ -6,6 +6,7 @@ documentation says: its backend first, its middleware last, a failure limit of 3
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -101,10 +102,10 @@ def test_a_locked_out_login_is_429_even_with_the_right_password(
 
     assert response.status_code == 429, response.content
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {
-        "error": "too_many_requests",
-        "error_description": "Too many login attempts.",
-    }
+    body = response.json()
+    assert body["error"] == "too_many_requests"
+    assert body["error_description"].startswith("Too many login attempts.")
+    assert int(response["Retry-After"]) > 0  # no AXES_COOLOFF_TIME: locked until an admin lifts it
     assert response["Cache-Control"] == "no-store"
     assert not RefreshTokenFamily.objects.exists()
     user.refresh_from_db()
@@ -161,3 +162,22 @@ def test_axes_disabled_costs_no_statement(client: Client, user: Any, settings: A
 
     assert response.status_code == 200
     assert not [q for q in queries.captured_queries if "axes" in q["sql"]]
+
+
+def test_an_axes_lockout_has_retry_after(client: Client, user: Any, settings: Any) -> None:
+    """DESIGN §3: "A throttled login gets 429 with a Retry-After header"."""
+    settings.AXES_ENABLED = True
+    settings.AXES_FAILURE_LIMIT = 1
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=30)
+    settings.AUTHENTICATION_BACKENDS = [
+        "axes.backends.AxesStandaloneBackend",
+        "django.contrib.auth.backends.ModelBackend",
+    ]
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "axes.middleware.AxesMiddleware"]
+    body = {"username": user.username, "password": "wrong"}
+    post_json(client, "/auth/login/", body)
+
+    response = post_json(client, "/auth/login/", {**body, "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "1800"  # axes' cool-off

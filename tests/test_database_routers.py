@@ -286,3 +286,32 @@ def test_nothing_reaches_the_default_database(client: Client, user: Any) -> None
     runs = _budget_run(client, user)
 
     assert [sql["default"] for sql in runs] == [[], [], [], []]  # not even a BEGIN
+
+
+@pytest.mark.django_db(databases=["default", "auth"], transaction=True)
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda user: user.set_password("a brand new password"), id="password"),
+        pytest.param(lambda user: setattr(user, "is_active", False), id="deactivated"),
+    ],
+)
+def test_the_lazy_users_revocation_checks_never_read_a_lagging_replica(
+    client: Client, settings: Any, tokenauth_settings: Any, change: Any
+) -> None:
+    """DESIGN §2: revocation checks read db_for_write(RefreshTokenFamily), never a lagging
+    replica; in ``none`` mode the lazy user's load is the only check of pwv and is_active."""
+    settings.DATABASE_ROUTERS = ["tests.routers.LaggingReplicaRouter"]
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION="none")
+    user_model = get_user_model()
+    user = user_model.objects.create_user("alice", password=PASSWORD)  # in "auth"
+    replica = user_model(**{f.attname: getattr(user, f.attname) for f in user._meta.fields})
+    user_model.objects.using("default").bulk_create([replica])
+    body = post_json(client, "/auth/login/", {"username": "alice", "password": PASSWORD}).json()
+
+    change(user)
+    user.save()  # on the primary; the replica has not caught up yet
+
+    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {body['access_token']}")
+
+    assert response.status_code == 401, response.content

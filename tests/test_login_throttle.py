@@ -17,11 +17,13 @@ import time_machine
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import caches
+from django.db import OperationalError
 from django.test import Client
 
 from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import throttling
+from tokenauth.fingerprints import client_binding
 from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db
@@ -192,6 +194,64 @@ def test_past_ten_times_the_limit_only_networks_that_failed_are_throttled(
     assert _login(client, user.username, PASSWORD, botnet[0]).status_code == 200
 
 
+BOTNET = [f"198.51.100.{i}" for i in range(1, 12)]  # 11 networks x 3 failures > 10 x 3
+
+
+def _botnet_guesses(client: Client, username: str) -> None:
+    """A stranger's wrong guesses from 11 networks: past 10 x N failures for the name."""
+    for ip in BOTNET:
+        for _ in range(3):
+            _login(client, username, "wrong", ip)
+
+
+@pytest.mark.usefixtures("clock")
+def test_overlapping_correct_logins_do_not_taint_a_network_that_never_failed(
+    client: Client,
+    throttle: Callable[..., None],
+    user: Any,
+) -> None:
+    """DESIGN §2: under a botnet, "a network with no failure for it still gets through".
+
+    Two of the owner's devices at home log in at the same time (both reservations are taken
+    before either hash ends). The second is refused, and its refused reservation is never given
+    back: from then on home counts as a network that failed, and the owner's next correct
+    login is 429 for the rest of the window, though no wrong password ever came from home.
+    """
+    throttle("3/min")
+    _botnet_guesses(client, user.username)
+    first = throttling.admit_login(ip=HOME, username=user.username)
+    throttling.admit_login(ip=HOME, username=user.username)  # the other device, meanwhile
+    first.not_a_failure()  # the first device's password was right
+
+    response = _login(client, user.username, PASSWORD, HOME)
+
+    assert response.status_code == 200, response.content
+
+
+class LockedDatabaseBackend:
+    """An authentication backend whose database is locked: authenticate() raises mid-way."""
+
+    def authenticate(self, request: Any, **credentials: Any) -> None:
+        raise OperationalError("database is locked")
+
+
+@pytest.mark.usefixtures("clock")
+def test_a_database_outage_during_the_hash_is_no_failed_guess(
+    client: Client, settings: Any, throttle: Any, user: Any
+) -> None:
+    """A 503 answered no guess: under a botnet it must not mark home as a network that failed."""
+    throttle("3/min")
+    _botnet_guesses(client, user.username)
+    backends = settings.AUTHENTICATION_BACKENDS
+    settings.AUTHENTICATION_BACKENDS = ["tests.test_login_throttle.LockedDatabaseBackend"]
+    assert _login(client, user.username, PASSWORD, HOME).status_code == 503
+    settings.AUTHENTICATION_BACKENDS = backends
+
+    response = _login(client, user.username, PASSWORD, HOME)
+
+    assert response.status_code == 200, response.content
+
+
 # --- 3. networks: IPv6 /64, IPv4-mapped addresses ------------------------------------------
 
 
@@ -237,6 +297,62 @@ def test_an_ipv4_mapped_login_stores_the_ipv4_address(client: Client, user: Any)
     assert _login(client, user.username, PASSWORD, "::ffff:192.0.2.9").status_code == 200
 
     assert RefreshTokenFamily.objects.get().ip_address == "192.0.2.9"
+
+
+# IPv4 clients inside IPv6 forms: NAT64, SIIT, 6to4.
+
+EMBEDDED = [
+    # RFC 6052 NAT64 well-known prefix, as an IPv6-only server behind SIIT-DC/NAT46 sees
+    # IPv4 clients: every IPv4 client of the Internet falls in 64:ff9b::/64.
+    pytest.param("64:ff9b::198.51.100.66", "64:ff9b::203.0.113.7", id="nat64-64:ff9b::/96"),
+    # RFC 2765 IPv4-translated (SIIT): all of them in ::/64, with ::1.
+    pytest.param("::ffff:0:198.51.100.66", "::ffff:0:203.0.113.7", id="siit-::ffff:0:0/96"),
+]
+
+
+@pytest.mark.usefixtures("clock")
+@pytest.mark.parametrize(("attacker", "owner"), EMBEDDED)
+def test_ipv4_clients_behind_nat64_do_not_share_one_network_bucket(
+    client: Client,
+    throttle: Any,
+    user: Any,
+    attacker: str,
+    owner: str,
+) -> None:
+    """Three wrong guesses (for other names) from one IPv4 client lock out another IPv4
+    client's correct login: both are one "/64"."""
+    throttle("3/min")
+    for index in range(3):
+        _login(client, f"someone-{index}", "wrong", attacker)
+
+    response = _login(client, user.username, PASSWORD, owner)
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize(("attacker", "owner"), EMBEDDED)
+def test_the_grace_binding_tells_two_ipv4_clients_behind_nat64_apart(
+    attacker: str, owner: str
+) -> None:
+    """DESIGN §5: the binding is the IPv4 /24; two unrelated /24s behind NAT64 bind alike,
+    so a thief with the victim's user agent anywhere on IPv4 passes the grace check."""
+    agent = "Mozilla/5.0"
+    assert client_binding(ip=attacker, user_agent=agent) != client_binding(
+        ip=owner, user_agent=agent
+    )
+
+
+@pytest.mark.usefixtures("clock")
+def test_one_6to4_client_is_one_network(client: Client, throttle: Any) -> None:
+    """2002:c633:6442::/48 is the 6to4 space of the single IPv4 address 198.51.100.66: its
+    65,536 /64s are 65,536 network buckets for one IPv4 host (N guesses each)."""
+    throttle("3/min")
+    statuses = [
+        _login(client, f"someone-{i}", "wrong", f"2002:c633:6442:{i:x}::1").status_code
+        for i in range(4)
+    ]
+
+    assert statuses == [400, 400, 400, 429]
 
 
 # --- 4. look-alike usernames share one budget ----------------------------------------------

@@ -14,7 +14,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from tokenauth import revocation_cache, service
+from tokenauth import _db, revocation_cache, service
 from tokenauth.access import AccessClaims, InvalidAccessToken, decode_access_token
 from tokenauth.fingerprints import password_fingerprint_matches
 from tokenauth.settings import get_settings
@@ -99,7 +99,8 @@ class AccessTokenAuthentication(BaseAuthentication):
 def _load_user(pk: Any, password_version: str | None) -> AbstractBaseUser:
     user_model = get_user_model()
     try:
-        user = user_model._default_manager.get(pk=pk)
+        # From the families' database, never a lagging replica: pwv and is_active are checked here.
+        user = user_model._default_manager.using(_db.write_alias()).get(pk=pk)
     except (user_model.DoesNotExist, ValueError, OverflowError):  # gone, or a pk no row can have
         raise exceptions.AuthenticationFailed("The user no longer exists.") from None
     except (OperationalError, InterfaceError) as exc:  # loaded in the view: still 503, not 500

@@ -27,14 +27,34 @@ def clean_ip(ip: str | None) -> str | None:
 def network(ip: str | None, *, ipv4_prefix: int = 32) -> str | None:
     """The client's network: the IPv4 address (or its ``/ipv4_prefix``) or the IPv6 /64.
 
-    One IPv6 subscriber holds a whole /64, so a single address identifies nobody.
+    One IPv6 subscriber holds a whole /64, so a single address identifies nobody. An IPv4
+    client carried in an IPv6 address (NAT64, SIIT, 6to4, Teredo) is its IPv4 address: else
+    every client of one translator would share a /64, and one 6to4 host hold 65,536 of them.
     """
     cleaned = clean_ip(ip)
     if cleaned is None:
         return None
-    address = ipaddress.ip_address(cleaned)
+    address = _embedded_ipv4(ipaddress.ip_address(cleaned))
     prefix = ipv4_prefix if address.version == 4 else 64
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
+_SIIT = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765 IPv4-translated addresses
+
+
+def _embedded_ipv4(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address in _NAT64 or address in _SIIT:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]  # (server, client)
+    return address
 
 
 def clean_user_agent(user_agent: str) -> str:

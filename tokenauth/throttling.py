@@ -9,7 +9,8 @@ process sharing the cache (Redis) shares one limit. Three buckets, each of N per
   username is throttled at once, while one that never failed for it still gets through.
 
 Each attempt takes its place in every bucket *before* the hash runs (a reservation), so
-parallel requests cannot overshoot; a success gives its username reservations back.
+parallel requests cannot overshoot; only a wrong password keeps its username places: a
+success, a refusal or a database failure mid-hash gives them back.
 """
 
 from __future__ import annotations
@@ -48,20 +49,20 @@ class ThrottleUnavailable(Exception):
 
 @dataclass(frozen=True)
 class LoginAttempt:
-    """An admitted or refused login attempt; ``retry_after`` is set when refused."""
+    """An admitted or refused login attempt; ``retry_after`` is set when refused.
+
+    An admitted attempt holds a place in the username's counters until it ends: a wrong
+    password keeps it (a failure); ``not_a_failure()`` gives it back.
+    """
 
     retry_after: int | None = None
     _cache_alias: str = ""
-    _given_back_on_success: tuple[str, ...] = ()
+    _username_keys: tuple[str, ...] = ()
 
-    def succeeded(self) -> None:
-        """The password was right: its failure reservations were no failure."""
-        if not self._given_back_on_success:
-            return
-        try:
-            _give_back(caches[self._cache_alias], self._given_back_on_success)
-        except Exception as exc:  # the login stands; the counter only stays one too high
-            logger.error("tokenauth: throttle cache unavailable giving back: %r", exc)
+    def not_a_failure(self) -> None:
+        """The password was right, or no guess was made (the database failed mid-hash)."""
+        if self._username_keys:
+            _release(self._cache_alias, self._username_keys)
 
 
 def admit_login(*, ip: str | None, username: str) -> LoginAttempt:
@@ -95,12 +96,23 @@ def admit_login(*, ip: str | None, username: str) -> LoginAttempt:
         # Past 10 x N failures for the name, only networks that have failed for it are refused.
         or (across > _ACROSS_NETWORKS * limit and on_network > 1)
     )
+    username_keys = (user_on_network_key, user_key) if on_network else ()
     if refused:
         logger.warning("tokenauth: login throttled for %r", ip)
+        # No hash runs: a refusal is no failure (else the owner's second device, refused
+        # while the first logs in, would mark home as a network that failed).
+        _release(conf.cache_alias, username_keys)
         return LoginAttempt(retry_after=retry_after)
-    return LoginAttempt(
-        _cache_alias=conf.cache_alias, _given_back_on_success=(user_on_network_key, user_key)
-    )
+    return LoginAttempt(_cache_alias=conf.cache_alias, _username_keys=username_keys)
+
+
+def _release(cache_alias: str, keys: tuple[str, ...]) -> None:
+    if not keys:
+        return
+    try:
+        _give_back(caches[cache_alias], keys)
+    except Exception as exc:  # the counter only stays one too high until the window ends
+        logger.error("tokenauth: throttle cache unavailable giving back: %r", exc)
 
 
 def _username_key(username: str) -> str:

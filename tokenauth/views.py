@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.db import InterfaceError, OperationalError
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import exceptions, status
@@ -64,6 +65,20 @@ def _locked_out(request: Request) -> bool:
     return getattr(request, "axes_locked_out", False) is True
 
 
+# A lockout with no cool-off lasts until an admin lifts it; clients still need a Retry-After.
+_LOCKOUT_RETRY_AFTER = 3600
+
+
+def _lockout_retry_after(request: Request) -> int:
+    """Seconds until django-axes lets the client try again (its cool-off)."""
+    try:
+        from axes.helpers import get_cool_off  # the app that set the flag: installed
+    except ImportError:
+        return _LOCKOUT_RETRY_AFTER
+    cool_off = get_cool_off(request._request)
+    return max(1, int(cool_off.total_seconds())) if cool_off else _LOCKOUT_RETRY_AFTER
+
+
 class TokenEndpoint(APIView):
     """Shared by the token endpoints: JSON only, no session auth, RFC-shaped errors."""
 
@@ -105,13 +120,18 @@ class TokenEndpoint(APIView):
         # Django's authenticate: other backends, lockout apps and user_login_failed all apply,
         # and an unknown user still costs a password hash (no timing oracle). The window lets
         # Django's rehash of this password re-stamp the families instead of revoking them.
-        with receivers.tokenauth_login():
-            user = authenticate(request, **serializer.credentials())
+        try:
+            with receivers.tokenauth_login():
+                user = authenticate(request, **serializer.credentials())
+        except (OperationalError, InterfaceError):
+            attempt.not_a_failure()  # 503: no guess was answered
+            raise
         if user is None or not user.is_active:
             if _locked_out(request):
-                raise LoginThrottled()  # 429 like our own throttle, and axes' own default
+                # 429 like our own throttle (and axes' own default), with its cool-off.
+                raise LoginThrottled(wait=_lockout_retry_after(request))
             raise service.InvalidCredentials()  # the reservation stands: a failure
-        attempt.succeeded()
+        attempt.not_a_failure()
         # Receivers of user_logged_in (django-axes, ...) expect Django's request, not DRF's.
         return service.login(
             user=user, ip=ip, user_agent=user_agent(request), request=request._request
