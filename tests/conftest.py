@@ -15,6 +15,11 @@ requires_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
     reason="needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test",
 )
+requires_server_database = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL"),
+    reason="needs a server database (DATABASE_URL): in-memory SQLite gives a live server's "
+    "threads one shared connection, which is no test of concurrency",
+)
 requires_redis = pytest.mark.skipif(
     not os.environ.get("REDIS_URL"), reason="needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
 )

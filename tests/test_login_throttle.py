@@ -20,7 +20,7 @@ from django.core.cache import caches
 from django.db import OperationalError
 from django.test import Client
 
-from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis
+from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis, requires_server_database
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import throttling
 from tokenauth.fingerprints import client_binding
@@ -103,6 +103,7 @@ def _post(url: str, body: dict[str, str], forwarded_for: str) -> int:
         pytest.param(lambda index: f"2001:db8:7:8::{index + 1:x}", id="one-ipv6-64"),
     ],
 )
+@requires_server_database
 @pytest.mark.django_db(transaction=True)
 def test_parallel_wrong_passwords_reach_the_hash_at_most_limit_times(
     live_server: Any, settings: Any, throttle: Callable[..., None], network: Any

@@ -81,13 +81,16 @@ class RefreshTokenFamilyAdmin(_ModelAdmin):
         # Django 5.2 still lets callers leave ``request`` out; 6.x always passes it.
         return super().lookup_allowed(lookup, value, request)  # type: ignore[arg-type]
 
-    def get_actions(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
         """No bulk delete: it would skip the revocation signals and cache markers.
 
-        (``*args``: Django 6.1 adds ``action_location``.) Deleting stays permitted, so
-        deleting a user still cascades to their families.
+        Deleting stays permitted, so deleting a user still cascades to their families.
+        (Django 6.1 passes ``action_location`` and warns unless the signature names it.)
         """
-        actions = super().get_actions(request, *args, **kwargs)
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location)  # type: ignore[call-arg]  # Django 6.1+
         actions.pop("delete_selected", None)
         return actions
 
