@@ -12,7 +12,8 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.utils.crypto import salted_hmac
 
-from tokenauth.settings import HMAC_ALGORITHMS, TokenAuthSettings, get_settings
+from tokenauth.key_settings import HMAC_ALGORITHMS
+from tokenauth.settings import TokenAuthSettings, get_settings
 
 __all__ = ["Key", "KeyError_", "KeySet", "get_key_set", "jwks", "load_key_set"]
 

@@ -20,12 +20,11 @@ from django.dispatch import receiver
 
 from tokenauth.cookie_settings import CookieSettings as CookieSettings  # its old home
 from tokenauth.cookie_settings import parse_cookie
+from tokenauth.key_settings import ALGORITHMS, check_key, parse_verifying_keys
+from tokenauth.key_settings import VerifyingKeySetting as VerifyingKeySetting  # its old home
 
 __all__ = ["Problem", "TokenAuthSettings", "VerifyingKeySetting", "get_settings", "parse_problems"]
 
-HMAC_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}  # RFC 7518 §3.2 minimum key bytes
-ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
-ALGORITHMS = frozenset(HMAC_ALGORITHMS) | ASYMMETRIC_ALGORITHMS
 
 RevocationMode = Literal["database", "cache", "none"]
 CacheFailure = Literal["closed", "open"]
@@ -48,7 +47,6 @@ _DEFAULTS: dict[str, object] = {
     "CACHE_FAILURE": "closed",
     "LOGIN_THROTTLE_RATE": "10/min",
 }
-_VERIFYING_KEY_KEYS = frozenset({"kid", "key", "algorithm"})
 
 
 @dataclass(frozen=True)
@@ -62,13 +60,6 @@ class Problem:
     @property
     def is_error(self) -> bool:
         return self.id.startswith("E")
-
-
-@dataclass(frozen=True)
-class VerifyingKeySetting:
-    kid: str
-    key: str | bytes
-    algorithm: str
 
 
 @dataclass(frozen=True)
@@ -238,7 +229,7 @@ def _parse(raw: object) -> TokenAuthSettings:
     signing_key = p.get("SIGNING_KEY")
     if signing_key is not None and not isinstance(signing_key, (str, bytes)):
         signing_key = p.refuse("SIGNING_KEY", "a string, bytes or None")
-    _check_key(p, algorithm, signing_key, "TOKENAUTH['SIGNING_KEY']", required=False)
+    check_key(p.problem, algorithm, signing_key, "TOKENAUTH['SIGNING_KEY']", required=False)
 
     return TokenAuthSettings(
         access_token_lifetime=access,
@@ -248,7 +239,7 @@ def _parse(raw: object) -> TokenAuthSettings:
         algorithm=algorithm,
         signing_key=cast("str | bytes | None", signing_key),
         signing_key_id=p.optional_str("SIGNING_KEY_ID"),
-        verifying_keys=_verifying_keys(p, algorithm),
+        verifying_keys=parse_verifying_keys(p.get("VERIFYING_KEYS"), algorithm, p.problem),
         issuer=p.optional_str("ISSUER"),
         audience=p.audience(),
         leeway=p.duration("LEEWAY", allow_zero=True),
@@ -273,45 +264,3 @@ def _warn_ranges(p: _Parser, access: timedelta, idle: timedelta, absolute: timed
                 "W001",
                 f"TOKENAUTH['REFRESH_TOKEN_{key}_LIFETIME'] is {value}; 7 to 30 days advised.",
             )
-
-
-def _check_key(p: _Parser, algorithm: str, key: object, label: str, *, required: bool) -> None:
-    if algorithm in HMAC_ALGORITHMS:
-        if key is None:
-            if required:
-                p.problem("E004", f"{label} needs a secret for {algorithm}.")
-            return
-        secret = key.encode() if isinstance(key, str) else key
-        size = len(secret) if isinstance(secret, bytes) else 0
-        if size < HMAC_ALGORITHMS[algorithm]:
-            p.problem(
-                "E005",
-                f"{label} is {size} bytes; {algorithm} needs at least "
-                f"{HMAC_ALGORITHMS[algorithm]} (RFC 7518 §3.2).",
-            )
-    elif key is None:
-        p.problem("E004", f"{label} needs a PEM private key for {algorithm}.")
-
-
-def _verifying_keys(p: _Parser, default_algorithm: str) -> tuple[VerifyingKeySetting, ...]:
-    raw = p.get("VERIFYING_KEYS")
-    if not isinstance(raw, (list, tuple)):
-        p.refuse("VERIFYING_KEYS", "a list of dicts")
-        return ()
-    keys: list[VerifyingKeySetting] = []
-    for index, entry in enumerate(raw):
-        label = f"TOKENAUTH['VERIFYING_KEYS'][{index}]"
-        if not isinstance(entry, Mapping) or set(entry) - _VERIFYING_KEY_KEYS:
-            p.problem("E006", f"{label} must be a dict with keys {sorted(_VERIFYING_KEY_KEYS)}.")
-            continue
-        if not _non_empty_str(entry.get("kid")) or entry["kid"] in {k.kid for k in keys}:
-            p.problem("E006", f"{label} needs a 'kid' string of its own.")
-            continue
-        algorithm = entry.get("algorithm", default_algorithm)
-        key = entry.get("key")
-        if algorithm not in ALGORITHMS or not isinstance(key, (str, bytes)):
-            p.problem("E006", f"{label} needs a 'key' and a supported 'algorithm'.")
-            continue
-        _check_key(p, algorithm, key, label, required=True)
-        keys.append(VerifyingKeySetting(kid=entry["kid"], key=key, algorithm=algorithm))
-    return tuple(keys)
