@@ -41,10 +41,15 @@ def password_fingerprints(password_hash: str) -> list[str]:
     return [password_fingerprint(password_hash, secret=secret) for secret in _secrets()]
 
 
-def password_fingerprint_matches(password_hash: str, fingerprint: str) -> bool:
-    return any(
-        hmac.compare_digest(candidate, fingerprint)
-        for candidate in password_fingerprints(password_hash)
+def password_fingerprint_matches(password_hash: str, *fingerprints: str) -> bool:
+    """Whether each fingerprint is the hash's under ``SECRET_KEY`` or a fallback.
+
+    Several at once (the family's and the access token's ``pwv``) cost the HMACs once.
+    """
+    candidates = password_fingerprints(password_hash)
+    return all(
+        any(hmac.compare_digest(candidate, fingerprint) for candidate in candidates)
+        for fingerprint in fingerprints
     )
 
 

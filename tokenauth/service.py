@@ -284,8 +284,9 @@ def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
         family.revoked_at is not None
         or str(user.pk) != claims.user_id
         or not user.is_active
-        or not password_fingerprint_matches(user.password, family.password_fingerprint)
-        or not password_fingerprint_matches(user.password, claims.password_version)
+        or not password_fingerprint_matches(
+            user.password, family.password_fingerprint, claims.password_version
+        )
     ):
         return None
     return user
