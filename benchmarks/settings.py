@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import tempfile
 from datetime import timedelta
-from urllib.parse import urlparse
+
+from example_project.database_url import database_from_url
 
 SECRET_KEY = "benchmark-only-secret-key-long-enough-for-hmac-0123456789abcdef"
 DEBUG = False  # DEBUG keeps every query in memory; production does not
@@ -55,17 +56,10 @@ def _database(url: str | None) -> dict[str, object]:
             "CONN_MAX_AGE": None,
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 10},
         }
-    parsed = urlparse(url)
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": parsed.path.lstrip("/") or "test",
-        "USER": parsed.username or "postgres",
-        "PASSWORD": parsed.password or "",
-        "HOST": parsed.hostname or "127.0.0.1",
-        "PORT": parsed.port or 5432,
-        "CONN_MAX_AGE": None,  # persistent connections, as any production deployment
-        "TEST": {"NAME": f"test_tokenauth_bench_{os.getpid()}"},
-    }
+    database = database_from_url(url)
+    database["CONN_MAX_AGE"] = None  # persistent connections, as any production deployment
+    database["TEST"] = {**database.get("TEST", {}), "NAME": f"test_tokenauth_bench_{os.getpid()}"}  # type: ignore[dict-item]
+    return database
 
 
 DATABASES = {"default": _database(os.environ.get("BENCH_DATABASE_URL"))}

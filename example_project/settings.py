@@ -1,7 +1,7 @@
 """The example project: tokenauth installed the way the README tells a user to.
 
-SQLite by default (no services needed); ``DATABASE_URL`` (postgres://...) and ``REDIS_URL``
-(redis://...) switch to PostgreSQL and Redis, as in production.
+SQLite by default (no services needed); ``DATABASE_URL`` (postgres://... or mysql://...) and
+``REDIS_URL`` (redis://...) switch to PostgreSQL or MariaDB/MySQL and Redis, as in production.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
+
+from example_project.database_url import database_from_url
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -68,17 +69,7 @@ def _database() -> dict[str, object]:
             # Take the write lock at BEGIN: concurrent refreshes queue instead of failing.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 10},
         }
-    parsed = urlparse(url)
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": parsed.path.lstrip("/"),
-        "USER": parsed.username or "",
-        "PASSWORD": parsed.password or "",
-        "HOST": parsed.hostname or "",
-        "PORT": parsed.port or "",
-        "CONN_MAX_AGE": 60,
-        "CONN_HEALTH_CHECKS": True,
-    }
+    return {**database_from_url(url), "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True}
 
 
 DATABASES = {"default": _database()}

@@ -2,27 +2,48 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from django.core.cache import caches
+from django.db import connection
 from django.test import Client
 
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import signals
 
-requires_postgres = pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
-    reason="needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test",
-)
 requires_server_database = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL"),
-    reason="needs a server database (DATABASE_URL): in-memory SQLite gives a live server's "
-    "threads one shared connection, which is no test of concurrency",
+    reason="needs a server database with row locks: set DATABASE_URL to "
+    "postgres://postgres@127.0.0.1:5432/test or mysql://root@127.0.0.1:3306/test "
+    "(in-memory SQLite gives threads one shared connection, which is no test of concurrency)",
 )
 requires_redis = pytest.mark.skipif(
     not os.environ.get("REDIS_URL"), reason="needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
 )
+
+
+@contextmanager
+def lock_timeout(seconds: int) -> Iterator[None]:
+    """This thread's connection gives up on a row lock after ``seconds``, with the error a real
+    lock wait ends in: PostgreSQL's ``lock_timeout``, InnoDB's ``innodb_lock_wait_timeout``
+    (whole seconds, 1 at least; its default is 50)."""
+    assert seconds >= 1
+    if connection.vendor == "postgresql":
+        set_it, reset = f"SET lock_timeout = '{seconds}s'", "RESET lock_timeout"
+    elif connection.vendor == "mysql":
+        set_it = f"SET SESSION innodb_lock_wait_timeout = {seconds}"
+        reset = "SET SESSION innodb_lock_wait_timeout = DEFAULT"
+    else:
+        raise NotImplementedError(f"no row locks to time out on {connection.vendor}")
+    with connection.cursor() as cursor:
+        cursor.execute(set_it)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(reset)
 
 
 @pytest.fixture(autouse=True)

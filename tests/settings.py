@@ -1,10 +1,12 @@
-"""Test settings: in-memory SQLite; PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set."""
+"""Test settings: in-memory SQLite; PostgreSQL or MariaDB/MySQL and Redis when DATABASE_URL and
+REDIS_URL are set."""
 
 from __future__ import annotations
 
 import os
 from datetime import timedelta
-from urllib.parse import urlparse
+
+from example_project.database_url import database_from_url
 
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-hmac-0123456789"
 DEBUG = False
@@ -62,16 +64,11 @@ def _database(url: str | None, test_name: str) -> dict[str, object]:
     if not url:
         # Django names each alias's in-memory test database after the alias: two databases.
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
-    parsed = urlparse(url)
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": parsed.path.lstrip("/") or "test",
-        "USER": parsed.username or "postgres",
-        "PASSWORD": parsed.password or "",
-        "HOST": parsed.hostname or "127.0.0.1",
-        "PORT": parsed.port or 5432,
-        "TEST": {"NAME": f"{test_name}_{os.getpid()}"},
-    }
+    database = database_from_url(url)
+    # Each run's own test database; on MySQL/MariaDB the server's default collation stays
+    # (utf8mb4_general_ci here), which the public id column must not inherit.
+    database["TEST"] = {**database.get("TEST", {}), "NAME": f"{test_name}_{os.getpid()}"}  # type: ignore[dict-item]
+    return database
 
 
 DATABASES = {

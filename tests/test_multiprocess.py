@@ -1,4 +1,5 @@
-"""The multi-process proof: the example project under gunicorn, PostgreSQL and Redis, over HTTP.
+"""The multi-process proof: the example project under gunicorn, a server database (PostgreSQL or
+MariaDB) and Redis, over HTTP.
 
 Four sync workers share one database and one Redis, as in production (DESIGN §7). What a
 single process and Django's test client cannot show is shown here: simultaneous refreshes
@@ -27,10 +28,13 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from tests.conftest import requires_postgres, requires_redis
+from tests.conftest import requires_redis, requires_server_database
 
 pytest.importorskip("gunicorn", reason="needs gunicorn (in the test extras): pip install gunicorn")
-pytest.importorskip("psycopg", reason="needs psycopg (in the test extras)")
+if os.environ.get("DATABASE_URL", "").startswith(("mysql", "mariadb")):
+    pytest.importorskip("MySQLdb", reason="needs mysqlclient (the mysql extra)")
+else:
+    pytest.importorskip("psycopg", reason="needs psycopg (in the test extras)")
 redis = pytest.importorskip("redis", reason="needs redis-py (in the test extras)")
 
 from benchmarks.proof import database, faults, load  # noqa: E402
@@ -39,7 +43,7 @@ from benchmarks.proof.server import Gunicorn  # noqa: E402
 from benchmarks.proof.tcp_proxy import TcpProxy  # noqa: E402
 from benchmarks.proof.users import PASSWORD  # noqa: E402
 
-pytestmark = [requires_postgres, requires_redis]
+pytestmark = [requires_server_database, requires_redis]
 
 REDIS_DB = 7
 LOAD_SECONDS = float(os.environ.get("TOKENAUTH_LOAD_SECONDS", "60"))

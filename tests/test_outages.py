@@ -1,7 +1,7 @@
 """A locked or unreachable database gives 503 ``temporarily_unavailable``, never a 500 (DESIGN §3).
 
-Real failures on PostgreSQL: a row lock that outlasts ``lock_timeout``, and a connection to a
-port where no server listens. Nothing is mocked.
+Real failures on a server database (PostgreSQL, MariaDB): a row lock that outlasts the lock
+timeout, and a connection to a port where no server listens. Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 
-from tests.conftest import post_json, requires_postgres
+from tests.conftest import lock_timeout, post_json, requires_server_database
 from tests.factories import PASSWORD, UserFactory
 from tokenauth.models import RefreshTokenFamily
 
-pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [requires_server_database, pytest.mark.django_db(transaction=True)]
 
 
 def assert_unavailable(response: Any) -> None:
@@ -54,15 +54,14 @@ def test_a_refresh_that_cannot_get_the_row_lock_is_503_and_changes_nothing(
     holder.start()
     assert locked.wait(timeout=30)
     before = RefreshTokenFamily.objects.values().get()
-    with connection.cursor() as cursor:
-        cursor.execute("SET lock_timeout = '200ms'")
     try:
-        response = post_json(client, "/auth/refresh/", {"refresh_token": tokens["refresh_token"]})
+        with lock_timeout(1):
+            response = post_json(
+                client, "/auth/refresh/", {"refresh_token": tokens["refresh_token"]}
+            )
     finally:
         release.set()
         holder.join(timeout=30)
-        with connection.cursor() as cursor:
-            cursor.execute("RESET lock_timeout")
 
     assert_unavailable(response)
     assert RefreshTokenFamily.objects.values().get() == before

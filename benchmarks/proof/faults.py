@@ -15,10 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import psycopg
-
 from benchmarks.proof.client import ProofClient, Reply, token_generation
-from benchmarks.proof.database import terminate_backends
+from benchmarks.proof.database import connect, terminate_backends
 
 
 def unavailable_problem(reply: Reply) -> str:
@@ -110,9 +108,9 @@ def database_connections_killed(admin_url: str, name: str) -> Iterator[list[int]
 
     def kill() -> None:
         rng = random.Random(0)  # noqa: S311  # a cadence, not a secret
-        with psycopg.connect(admin_url, autocommit=True) as connection:
+        with contextlib.closing(connect(admin_url)) as connection:
             while not stop.wait(rng.uniform(0.02, 0.1)):
-                kills.append(terminate_backends(connection, name))
+                kills.append(terminate_backends(connection, name, admin_url))
 
     killer = threading.Thread(target=kill, daemon=True)
     killer.start()
