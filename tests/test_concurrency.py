@@ -1,4 +1,5 @@
-"""Concurrency (DESIGN §5): real transactions on PostgreSQL, one connection per thread.
+"""Concurrency (DESIGN §5): real transactions on a server database (PostgreSQL, MariaDB), one
+connection per thread.
 
 Every test commits for real (``transactional_db``); each worker thread opens its own
 connection and closes it before it ends. A thread's exception is collected and fails the
@@ -7,6 +8,8 @@ test; every join has a timeout, so a deadlock fails instead of hanging.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -16,12 +19,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
+from django.utils import timezone
 
-from tests.conftest import post_json, requires_postgres
+from tests.conftest import lock_timeout, post_json, requires_server_database
+from tests.factories import PASSWORD
 from tokenauth import refresh_tokens, rotation, service, signals
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
-pytestmark = requires_postgres
+pytestmark = requires_server_database
 
 THREADS = 10
 TIMEOUT = 30  # seconds; for barriers, events and joins
@@ -260,42 +265,123 @@ def test_an_old_token_presented_at_once_signals_reuse_once(
     assert family.generation == start + 2
 
 
-def test_the_refresh_lock_takes_the_family_row_only(
-    transactional_db: None, user: Any, login: Any
-) -> None:
-    family = family_of(login(user, **CLIENT_META))
-    locked, release = threading.Event(), threading.Event()
+@contextlib.contextmanager
+def held_open(work: Callable[[], Any]) -> Iterator[None]:
+    """Run ``work`` in a transaction on another thread's connection and keep that transaction
+    (and every row lock it took) open until the block ends; then it commits."""
+    started, release = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
-    def hold_the_lock() -> None:
+    def hold() -> None:
         try:
             with transaction.atomic():
-                assert rotation.family_for_update(family.public_id) is not None
-                locked.set()
+                work()
+                started.set()
                 assert release.wait(timeout=TIMEOUT), "never released"
         except BaseException as exc:  # reported to the main thread below
             errors.append(exc)
         finally:
-            locked.set()
+            started.set()
             connection.close()
 
-    holder = threading.Thread(target=hold_the_lock, name="lock-holder", daemon=True)
+    holder = threading.Thread(target=hold, name="lock-holder", daemon=True)
     holder.start()
     try:
-        assert locked.wait(timeout=TIMEOUT)
+        assert started.wait(timeout=TIMEOUT)
         assert not errors, errors
-        # The family row is held (else this test proves nothing)...
-        with pytest.raises(DatabaseError), transaction.atomic():
-            list(RefreshTokenFamily.objects.select_for_update(nowait=True).filter(pk=family.pk))
-        # ...and the user row is not: this UPDATE must not wait (a regression fails in 2 s).
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '2s'")
-            updated = get_user_model().objects.filter(pk=user.pk).update(first_name="Unblocked")
-        assert updated == 1
+        yield
     finally:
         release.set()
         holder.join(timeout=TIMEOUT)
     assert not holder.is_alive(), "the lock holder is still running"
     assert not errors, errors
+
+
+def test_a_refresh_holds_the_family_row_and_not_the_user_row(
+    transactional_db: None, user: Any, login: Any
+) -> None:
+    body = login(user, **CLIENT_META)
+    family = family_of(body)
+    refresh = functools.partial(
+        service.refresh, refresh_token=body["refresh_token"], ip=REMOTE_ADDR, user_agent=USER_AGENT
+    )
+
+    with held_open(refresh):
+        # The family row is held (else this test proves nothing)...
+        with pytest.raises(DatabaseError), transaction.atomic():
+            list(RefreshTokenFamily.objects.select_for_update(nowait=True).filter(pk=family.pk))
+        # ...and the user row is not: this UPDATE must not wait (a regression fails in 2 s).
+        with lock_timeout(2), transaction.atomic():
+            updated = get_user_model().objects.filter(pk=user.pk).update(first_name="Unblocked")
+        assert updated == 1
+
     assert get_user_model().objects.get(pk=user.pk).first_name == "Unblocked"
+    assert RefreshTokenFamily.objects.get(pk=family.pk).generation == family.generation + 1
+
+
+def test_a_refresh_never_waits_on_the_user_row(
+    transactional_db: None, user: Any, login: Any
+) -> None:
+    """A locking join would take the user row too, and deadlock with a password change (user
+    row, then the user's families) that runs meanwhile."""
+    body = login(user, **CLIENT_META)
+    users = get_user_model().objects.filter(pk=user.pk)
+
+    with held_open(lambda: users.update(first_name="Holding")):
+
+        def refresh() -> Any:
+            with lock_timeout(2):
+                return http_refresh(body["refresh_token"])()
+
+        (response,) = run_concurrently(refresh)
+        assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("round_", range(50))
+def test_simultaneous_logins_of_one_user_never_deadlock(
+    transactional_db: None, user: Any, round_: int
+) -> None:
+    """Each login inserts a family (its foreign key check takes a shared lock on the user row)
+    and updates ``last_login`` (an exclusive one): the order must let two logins queue."""
+    credentials = {"username": user.username, "password": PASSWORD}
+
+    def http_login() -> Any:
+        return post_json(Client(), "/auth/login/", credentials, **CLIENT_META)
+
+    responses = run_concurrently(http_login, http_login)
+
+    assert [r.status_code for r in responses] == [200, 200], [r.content for r in responses]
+    assert RefreshTokenFamily.objects.filter(user=user, revoked_at=None).count() == 2
+
+
+@pytest.mark.parametrize("isolation", ["read committed", "repeatable read"])
+def test_a_compare_and_set_that_loses_reads_the_winner_whatever_the_snapshot(
+    transactional_db: None, user: Any, login: Any, tokenauth_settings: Any, isolation: str
+) -> None:
+    """The family is read, another connection rotates it and commits, then this transaction's
+    compare-and-set finds nothing. Under InnoDB's REPEATABLE READ a plain re-read returns the
+    snapshot (the stale generation); only a locking read sees the winner."""
+    if connection.vendor != "mysql" and isolation != "read committed":
+        pytest.skip("PostgreSQL ends such a transaction with a serialization failure instead")
+    tokenauth_settings(REUSE_GRACE_PERIOD=timedelta(seconds=10))
+    body = login(user, **CLIENT_META)
+    parsed = refresh_tokens.parse(body["refresh_token"])
+    assert parsed is not None
+    level = isolation.upper()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET SESSION TRANSACTION ISOLATION LEVEL {level}")
+    try:
+        with transaction.atomic():
+            stale = RefreshTokenFamily.objects.get(public_id=parsed.public_id)  # the snapshot
+            (winner,) = run_concurrently(http_refresh(body["refresh_token"]))
+            assert winner.status_code == 200, winner.content
+            outcome = rotation.rotate(
+                stale, parsed.generation, REMOTE_ADDR, USER_AGENT, timezone.now()
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+
+    assert isinstance(outcome, rotation.IssuedTokens), outcome
+    assert outcome.refresh_token == winner.json()["refresh_token"]
+    assert RefreshTokenFamily.objects.get(pk=stale.pk).generation == parsed.generation + 1

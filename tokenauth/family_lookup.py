@@ -52,19 +52,19 @@ def family_and_user(public_id: str) -> tuple[FamilyState, AbstractBaseUser] | No
 
 
 def family_for_update(public_id: str) -> RefreshTokenFamily | None:
-    """Refresh: the family (with its user), row-locked for the transaction where the database
-    can lock it; SQLite has no row locks and relies on the compare-and-set."""
-    alias = _db.write_alias()
-    connection = connections[alias]
-    features = connection.features
-    if features.has_select_for_update and connection.get_autocommit():
+    """Refresh and logout: the family with its user, in one statement, inside the transaction.
+
+    Where the database can lock the family row alone (PostgreSQL, MySQL 8: ``FOR UPDATE OF``)
+    it is locked, so a second refresh of the token waits and then reads the winner's row.
+    Elsewhere (MariaDB, SQLite) the read takes no lock: a locking join would take the user
+    row too, and deadlock with a password change (user row first, then the families). There
+    the compare-and-set decides, and the caller re-reads the row, locked, when it loses.
+    """
+    connection = connections[_db.write_alias()]
+    if connection.features.has_select_for_update and connection.get_autocommit():
         # What Django checks when it compiles a locking query; ours is compiled only once.
         raise TransactionManagementError("select_for_update cannot be used outside a transaction")
-    if features.has_select_for_update and not features.has_select_for_update_of:
-        # MariaDB: no FOR UPDATE OF, so lock the family alone and read the user unlocked.
-        # The user comes later, from user_of(), only when the refresh gets that far.
-        return _db.families().select_for_update().filter(public_id=public_id).first()
-    found = _ROTATION.fetch(alias, public_id)
+    found = _ROTATION.fetch(connection.alias, public_id)
     if found is None:
         return None
     alias, values = found
@@ -149,7 +149,7 @@ def _authentication_query(connection: BaseDatabaseWrapper) -> QuerySet[Any]:
 def _rotation_query(connection: BaseDatabaseWrapper) -> QuerySet[Any]:
     families = RefreshTokenFamily.objects.filter(public_id=_PLACEHOLDER)
     if connection.features.has_select_for_update_of:
-        # Lock the family row only, never the user row (PostgreSQL).
+        # Lock the family row only, never the user row.
         families = families.select_for_update(of=("self",))
     return families.values_list(*_FAMILY_FIELDS, *(f"user__{name}" for name in _user_fields()))[:1]
 

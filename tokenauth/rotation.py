@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from tokenauth import refresh_tokens, revocation, signals
+from tokenauth import _db, refresh_tokens, revocation, signals
 from tokenauth.access import encode_access_token
 from tokenauth.family_lookup import family_for_update, user_of
 from tokenauth.fingerprints import (
@@ -91,8 +91,9 @@ def rotate(
     if verdict == "current" and not _compare_and_set(family, generation, ip, user_agent, now):
         if retried:
             return "conflict"
-        # Someone rotated first: now grace or reuse. Re-read where the lock is, never a replica.
-        family.refresh_from_db(using=family._state.db)
+        # Someone rotated (or revoked) first: now grace, reuse or revoked. The re-read locks
+        # the row: a plain read may return the transaction's snapshot, the stale generation.
+        family.refresh_from_db(from_queryset=revocation.lock(_db.families()))
         return rotate(family, generation, ip, user_agent, now, retried=True)
     # On grace: the same successor the first caller got; no row, expiry or last_used_at changes.
     revocation.send_on_commit(

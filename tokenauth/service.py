@@ -91,9 +91,11 @@ def login(
     if not user.is_active:
         raise InvalidCredentials("inactive user")
     with _db.atomic():
-        tokens = issue_tokens(user=user, ip=ip, user_agent=user_agent, now=now)
+        # The signal first: Django's update_last_login takes the user row's exclusive lock
+        # before the family's foreign key check takes a shared one, so two logins of one
+        # user queue on InnoDB instead of deadlocking (each holding the shared lock).
         user_logged_in.send(sender=type(user), request=request, user=user)
-    return tokens
+        return issue_tokens(user=user, ip=ip, user_agent=user_agent, now=now)
 
 
 def issue_tokens(
