@@ -117,3 +117,29 @@ def test_a_threads_connection_is_not_kept_alive_by_its_compiled_statement(
     gc.collect()
 
     assert seen and seen[0]() is None
+
+
+def test_a_public_id_matches_byte_for_byte_only(family: RefreshTokenFamily) -> None:
+    """MySQL's and MariaDB's default collations ignore case: the column must not."""
+    swapped = family.public_id.swapcase()
+    assert swapped != family.public_id
+
+    assert family_lookup.family_and_user(swapped) is None
+    with transaction.atomic():
+        assert family_lookup.family_for_update(swapped) is None
+    assert not RefreshTokenFamily.objects.filter(public_id=swapped).exists()
+    assert family_lookup.family_and_user(family.public_id) is not None
+
+
+def test_on_mysql_the_public_id_column_has_a_binary_collation() -> None:
+    connection = connections["default"]
+    if connection.vendor != "mysql":
+        pytest.skip("PostgreSQL and SQLite compare text byte for byte by default")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT collation_name FROM information_schema.columns"
+            " WHERE table_schema = DATABASE() AND table_name = %s AND column_name = 'public_id'",
+            [RefreshTokenFamily._meta.db_table],
+        )
+        (collation,) = cursor.fetchone()
+    assert collation == "utf8mb4_bin"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.translation import gettext_lazy as _
 
 
@@ -17,6 +20,20 @@ class RevocationReason(models.TextChoices):
     COMMAND = "command", _("Management command")
 
 
+class PublicIdField(models.CharField):  # type: ignore[type-arg]  # generic only in the stubs
+    """Text compared byte for byte on every backend.
+
+    PostgreSQL and SQLite do so already; MySQL's and MariaDB's default collations ignore case
+    (a case-swapped id would find the family), so the column gets a binary one there.
+    """
+
+    def db_parameters(self, connection: BaseDatabaseWrapper) -> dict[str, Any]:
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "mysql" and self.db_collation is None:
+            parameters["collation"] = "utf8mb4_bin"
+        return parameters
+
+
 class RefreshTokenFamily(models.Model):
     """A chain of refresh tokens from one login.
 
@@ -27,7 +44,7 @@ class RefreshTokenFamily(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="token_families"
     )
-    public_id = models.CharField(max_length=32, unique=True, editable=False)  # the ``sid`` claim
+    public_id = PublicIdField(max_length=32, unique=True, editable=False)  # the ``sid`` claim
     secret = models.CharField(max_length=64, editable=False)
     generation = models.PositiveBigIntegerField(default=0, editable=False)
 
