@@ -453,3 +453,67 @@ def test_keys_reload_on_secret_key_and_tokenauth_changes(settings: Any) -> None:
 
     settings.TOKENAUTH = {"SIGNING_KEY": "a-configured-signing-key-0123456789-abcdef"}
     assert keys.get_key_set().signing.kid not in (first, second)
+
+
+@pytest.mark.parametrize(
+    ("options", "shown"),
+    [
+        ({"isolation_level": "repeatable read"}, "'repeatable read'"),
+        ({"isolation_level": "SERIALIZABLE"}, "'SERIALIZABLE'"),
+        ({"isolation_level": "read uncommitted"}, "'read uncommitted'"),
+        ({"isolation_level": None}, "the server's default"),
+    ],
+)
+def test_w004_mysql_outside_read_committed(options: dict[str, Any], shown: str) -> None:
+    (problem,) = checks.isolation_problems("default", "mysql", options)
+
+    assert problem.id == "W004" and not problem.is_error
+    assert shown in problem.message
+    assert "'read committed'" in problem.hint and "snapshot" in problem.hint
+
+
+@pytest.mark.parametrize(
+    ("vendor", "options"),
+    [
+        ("mysql", {}),  # Django's default for the backend: read committed
+        ("mysql", {"isolation_level": "READ COMMITTED", "charset": "utf8mb4"}),
+        ("postgresql", {"isolation_level": None}),  # a psycopg constant, never a MySQL level
+        ("sqlite", {}),
+    ],
+)
+def test_w004_is_quiet_under_read_committed_and_off_mysql(
+    vendor: str, options: dict[str, Any]
+) -> None:
+    assert checks.isolation_problems("default", vendor, options) == []
+
+
+def test_w004_reads_the_database_the_families_are_written_to(settings: Any) -> None:
+    from django.db import connections
+
+    connection = connections["default"]
+    if connection.vendor != "mysql":
+        pytest.skip("the warning is about InnoDB: DATABASE_URL=mysql://... shows it")
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    before = dict(options)
+    options["isolation_level"] = "repeatable read"
+    try:
+        found = checks.check_database_isolation()
+    finally:
+        options.clear()
+        options.update(before)
+
+    assert [message.id for message in found] == ["tokenauth.W004"]
+    assert checks.check_database_isolation() == []
+
+
+@pytest.mark.django_db
+def test_mysql_connections_run_read_committed() -> None:
+    """What W004 protects: the level tokenauth's transactions really run under."""
+    from django.db import connection
+
+    if connection.vendor != "mysql":
+        pytest.skip("MySQL/MariaDB only")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT @@SESSION.tx_isolation")
+        (level,) = cursor.fetchone()
+    assert level == "READ-COMMITTED"

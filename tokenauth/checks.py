@@ -17,6 +17,7 @@
 | W001 | a lifetime outside the advised ranges |
 | W002 | cache revocation on a process-local cache while DEBUG is off |
 | W003 | login throttle on a process-local or dummy cache while DEBUG is off |
+| W004 | MySQL/MariaDB outside READ COMMITTED for the families' database |
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Tags, Warning
 from django.core.checks import register as register_check
+from django.db import connections
 
+from tokenauth import _db
 from tokenauth.keys import KeyError_, load_key_set
 from tokenauth.settings import Problem, TokenAuthSettings, parse_problems
 
@@ -43,6 +46,7 @@ _SHARED_CACHE_HINT = "Point TOKENAUTH['CACHE_ALIAS'] at a shared cache such as D
 
 def register() -> None:
     register_check(check_settings, Tags.security)
+    register_check(check_database_isolation, Tags.compatibility)
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -92,3 +96,33 @@ def _local_cache_warnings(conf: TokenAuthSettings, local: str) -> list[Problem]:
         message = f"TOKENAUTH['LOGIN_THROTTLE_RATE'] is on but cache {alias!r} is {local}."
         problems.append(Problem("W003", message, _SHARED_CACHE_HINT))
     return problems
+
+
+def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """W004, from the settings alone (no connection): the level Django sets on connecting."""
+    alias = _db.write_alias()
+    connection = connections[alias]
+    options = connection.settings_dict.get("OPTIONS") or {}
+    return [
+        Warning(problem.message, hint=problem.hint, id=f"tokenauth.{problem.id}")
+        for problem in isolation_problems(alias, connection.vendor, options)
+    ]
+
+
+def isolation_problems(alias: str, vendor: str, options: dict[str, Any]) -> list[Problem]:
+    """READ COMMITTED is what tokenauth's transactions are built and tested for on InnoDB."""
+    if vendor != "mysql":
+        return []
+    level = options.get("isolation_level", "read committed")  # Django's default for MySQL
+    if isinstance(level, str) and level.lower() == "read committed":
+        return []
+    shown = repr(level) if level else "the server's default (REPEATABLE READ unless changed)"
+    message = f"Database {alias!r} holds the token families and runs under isolation level {shown}."
+    hint = (
+        f"Set DATABASES[{alias!r}]['OPTIONS']['isolation_level'] = 'read committed' (Django's "
+        "default for MySQL and MariaDB). Above it InnoDB's gap locks make concurrent logins and "
+        "refreshes deadlock, plain reads return the transaction's snapshot, and MariaDB 11.6+'s "
+        "innodb_snapshot_isolation fails a refresh that waited (each a 503); below it a refresh "
+        "can read a rotation that is rolled back."
+    )
+    return [Problem("W004", message, hint)]
