@@ -62,6 +62,26 @@ def test_database_and_redis_urls_switch_to_postgresql_and_redis() -> None:
     assert shown["cache"] == "django.core.cache.backends.redis.RedisCache"
 
 
+def test_a_mysql_url_switches_to_mysql_in_utf8mb4_with_a_short_lock_wait() -> None:
+    shown = json.loads(
+        run("-c", SHOW_SETTINGS, DATABASE_URL="mysql://root@127.0.0.1:3306/test").stdout
+    )
+
+    assert shown["engine"] == "django.db.backends.mysql"
+    assert shown["options"] == {
+        "charset": "utf8mb4",
+        "init_command": "SET SESSION innodb_lock_wait_timeout = 5",
+    }
+    assert shown["health_checks"] is True
+
+
+def test_an_unknown_database_url_scheme_is_refused_by_name() -> None:
+    completed = run("-c", SHOW_SETTINGS, DATABASE_URL="oracle://scott@127.0.0.1/test")
+
+    assert completed.returncode != 0
+    assert "unknown scheme 'oracle'" in completed.stderr
+
+
 def test_manage_py_check_is_clean() -> None:
     completed = run("manage.py", "check", "--fail-level", "WARNING")
 

@@ -14,8 +14,9 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.contrib.auth.signals import user_logged_in
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import UserFactory
@@ -356,14 +357,16 @@ def test_a_rotation_that_loses_its_compare_and_set_reads_the_family_again(user: 
     first = _login(user, now)
     parsed = refresh_tokens.parse(first.refresh_token)
     assert parsed is not None
-    stale = _family(first)
+    stale = RefreshTokenFamily.objects.select_related("user").get(pk=_family(first).pk)
     second = _refresh(first.refresh_token, now + timedelta(seconds=1))
 
-    with transaction.atomic():
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
         outcome = rotation.rotate(stale, parsed.generation, IP, UA, now + timedelta(seconds=2))
 
     assert isinstance(outcome, IssuedTokens), outcome
     assert outcome.refresh_token == second.refresh_token
+    # The UPDATE that changed nothing and the locked re-read; the user is the one read before.
+    assert len(queries.captured_queries) == 2, queries.captured_queries
     assert _family(first).generation == 1
 
 

@@ -93,7 +93,9 @@ def rotate(
             return "conflict"
         # Someone rotated (or revoked) first: now grace, reuse or revoked. The re-read locks
         # the row: a plain read may return the transaction's snapshot, the stale generation.
+        user = family.user  # read with the family; refresh_from_db() would drop it
         family.refresh_from_db(from_queryset=revocation.lock(_db.families()))
+        family.user = user
         return rotate(family, generation, ip, user_agent, now, retried=True)
     # On grace: the same successor the first caller got; no row, expiry or last_used_at changes.
     revocation.send_on_commit(
