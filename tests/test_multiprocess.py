@@ -56,6 +56,7 @@ FAULT_API_USERS = ["dbfault-api-0", "dbfault-api-1"]
 CACHE_API_USERS = ["cachemode-api-0", "cachemode-api-1"]
 USERS = [
     "race",
+    "login-race",
     "logout-database",
     "logout-cache",
     "cachefault-closed",
@@ -238,6 +239,36 @@ def test_simultaneous_refreshes_on_four_processes_all_get_the_same_successor(
     say(f"concurrent refresh, {RACE_ROUNDS} rounds x {RACE_THREADS} threads: {dict(seen)}")
     rows = database.families(proof_env["DATABASE_URL"], "race")
     assert [(row.generation, row.revoked_at) for row in rows] == [(RACE_ROUNDS, None)]
+    assert_clean_log(database_server, log_mark)
+
+
+LOGIN_THREADS, LOGIN_ROUNDS = 4, 5
+
+
+def test_simultaneous_logins_of_one_user_on_four_processes_all_succeed(
+    database_server: Gunicorn, proof_env: dict[str, str], say: Callable[[str], None]
+) -> None:
+    """DESIGN §2 "Databases": logins of one user at the same instant never deadlock (InnoDB
+    answered 1213, a 503, when the family's INSERT came before ``last_login``'s UPDATE)."""
+    client, log_mark = database_server.client, database_server.log_mark()
+    seen: Counter[int] = Counter()
+    with ThreadPoolExecutor(LOGIN_THREADS) as pool:
+        for _ in range(LOGIN_ROUNDS):
+            barrier = threading.Barrier(LOGIN_THREADS)
+
+            def one(_: int) -> Reply:
+                barrier.wait(timeout=30)  # noqa: B023  # this round's barrier, used at once
+                return client.login("login-race", PASSWORD)
+
+            replies = list(pool.map(one, range(LOGIN_THREADS)))
+            seen.update(reply.status for reply in replies)
+            assert [r.status for r in replies] == [200] * LOGIN_THREADS, [
+                r.describe() for r in replies
+            ]
+    say(f"concurrent login of one user, {LOGIN_ROUNDS} rounds x {LOGIN_THREADS}: {dict(seen)}")
+    rows = database.families(proof_env["DATABASE_URL"], "login-race")
+    assert len(rows) == LOGIN_THREADS * LOGIN_ROUNDS
+    assert all(row.revoked_at is None and row.generation == 0 for row in rows)
     assert_clean_log(database_server, log_mark)
 
 
