@@ -11,7 +11,7 @@ $(BIN)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.10+ is needed"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,crypto]"
+	$(BIN)/python -m pip install --quiet -e ".[crypto]" --group dev
 	touch $@
 
 ## demo: migrate the example project's SQLite database, create the demo user, serve 127.0.0.1:8000

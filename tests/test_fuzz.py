@@ -537,3 +537,25 @@ def test_any_refresh_token_is_below_500_and_revokes_nothing(
     parsed = refresh_tokens.parse(tokens.refresh_token)
     assert parsed is not None
     assert RefreshTokenFamily.objects.get(public_id=parsed.public_id).revoked_at is None
+
+
+@pytest.mark.parametrize("charset", ["rot13", "hex", "base64"])  # unknown ones: Django ignores
+@pytest.mark.parametrize(
+    ("url", "media_type", "body"),
+    [
+        ("/auth/login/", "application/json", b'{"username": "a", "password": "b"}'),
+        ("/auth/refresh/", "application/json", b'{"refresh_token": "t"}'),
+        ("/auth/token/", "application/x-www-form-urlencoded", b"grant_type=password"),
+        ("/auth/revoke/", "application/x-www-form-urlencoded", b"token=t"),
+    ],
+)
+def test_a_body_in_a_charset_that_is_no_text_encoding_is_a_clear_400(
+    safe_client: Client, url: str, media_type: str, body: bytes, charset: str
+) -> None:
+    response = safe_client.generic(
+        "POST", url, body, content_type=f"{media_type}; charset={charset}"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid_request"
+    assert "charset" in response.json()["error_description"]

@@ -775,10 +775,14 @@ def test_sessions_lists_the_callers_live_families(
     assert by_agent["Laptop/2"]["id"] == family_of(laptop["refresh_token"]).public_id
     assert by_agent["Phone/3"]["id"] == family_of(phone["refresh_token"]).public_id
     laptop_session = by_agent["Laptop/2"]
-    created_at = datetime.fromisoformat(laptop_session["created_at"])
+    # Python 3.10's fromisoformat() does not read the "Z" that DRF writes for UTC.
+    created_at = datetime.fromisoformat(laptop_session["created_at"].replace("Z", "+00:00"))
     assert created_at == START + timedelta(days=1)
-    assert datetime.fromisoformat(laptop_session["last_used_at"]) == created_at
-    assert datetime.fromisoformat(laptop_session["expires_at"]) == created_at + timedelta(days=7)
+    assert (
+        datetime.fromisoformat(laptop_session["last_used_at"].replace("Z", "+00:00")) == created_at
+    )
+    expires_at = datetime.fromisoformat(laptop_session["expires_at"].replace("Z", "+00:00"))
+    assert expires_at == created_at + timedelta(days=7)
 
 
 def test_sessions_omit_expired_families(

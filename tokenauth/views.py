@@ -9,7 +9,6 @@ from django.db import InterfaceError, OperationalError
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import exceptions, status
-from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -29,7 +28,7 @@ from tokenauth.errors import (
     UnsupportedGrantType,
 )
 from tokenauth.models import RevocationReason
-from tokenauth.parsers import AlwaysJSON, JSONParser
+from tokenauth.parsers import AlwaysJSON, FormParser, JSONParser
 from tokenauth.serializers import (
     LoginSerializer,
     RefreshTokenSerializer,
