@@ -162,3 +162,16 @@ def test_the_demo_user_script_resets_the_user_and_prints_where_to_log_in(capsys:
         "Open http://127.0.0.1:8000/ (user demo / password demo-password)",
     ]
     assert authenticate(username="demo", password="demo-password") == user
+
+
+def test_the_multi_process_proof_keeps_refresh_tokens_in_the_body() -> None:
+    # Its clients send JSON without the cookie mode's CSRF headers and read refresh_token from
+    # the body: the example's cookie mode (for the demo page) must not reach it.
+    show = (
+        "import json; from benchmarks.proof import settings as s; "
+        "print(json.dumps([s.DEBUG, s.TOKENAUTH['REFRESH_COOKIE']]))"
+    )
+    completed = run("-c", show)
+
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == [False, None]
