@@ -37,11 +37,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-requires_browser = pytest.mark.skipif(
-    CHROMIUM is None or importlib.util.find_spec("playwright") is None,
-    reason="needs Chromium (apt-get install chromium) and Playwright for Python "
-    "(pip install playwright)",
-)
+_MISSING = [
+    needed
+    for needed, present in [
+        ("Chromium (apt-get install chromium)", CHROMIUM is not None),
+        ("Playwright for Python (pip install playwright)", importlib.util.find_spec("playwright")),
+    ]
+    if not present
+]
+requires_browser = pytest.mark.skipif(bool(_MISSING), reason=f"needs {' and '.join(_MISSING)}")
 pytestmark = [pytest.mark.urls("example_project.urls"), pytest.mark.django_db(transaction=True)]
 
 REFRESH_COOKIE = "tokenauth-refresh"  # the default name with Secure off
@@ -258,6 +262,7 @@ def test_a_person_logs_in_revokes_another_session_and_logs_out_everywhere(
     second = Tab(browser.new_context(user_agent=HOSTILE_AGENT), url)
     second.log_in("demo", "demo-password")
     expect(second.page.locator("#username")).to_have_text("demo")
+    assert_refresh_cookie_hidden_from_scripts(second)
     first.page.get_by_role("button", name="Reload").click()
     expect(rows).to_have_count(2)
     other = first.page.locator("#sessions tr:not(.current)")
@@ -333,7 +338,33 @@ def test_the_access_token_counts_down_and_renews_itself(
     tab.page.clock.run_for(5_000)
     expect(tab.page.locator("#renewals")).to_have_text("1")
     assert RefreshTokenFamily.objects.get().generation == 1
+    tab.page.get_by_role("button", name="Renew now").click()
+    expect(tab.page.locator("#renewals")).to_have_text("2")
+    assert RefreshTokenFamily.objects.get().generation == 2
     assert_refresh_cookie_hidden_from_scripts(tab)
+    assert tab.problems == ["400 /auth/refresh/"]
+
+
+@requires_browser
+def test_log_out_and_revoking_this_browsers_own_session_both_end_it_and_clear_the_cookie(
+    browser: Any, demo_url: str, demo_user_row: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    tab = Tab(browser.new_context(), f"{demo_url}/")
+    for end_it in (
+        lambda: tab.page.get_by_role("button", name="Log out", exact=True).click(),
+        lambda: tab.page.locator("#sessions tr.current").get_by_role("button").click(),
+    ):
+        tab.log_in("demo", "demo-password")
+        expect(tab.page.locator("#sessions tr.current")).to_have_count(1)
+        end_it()
+        expect(tab.page.locator("#status")).to_have_text("You are logged out.")
+        expect(tab.page.locator("#session")).to_be_hidden()
+        assert refresh_cookie(tab.context) is None
+
+    reasons = RefreshTokenFamily.objects.values_list("revocation_reason", flat=True)
+    assert list(reasons) == [RevocationReason.LOGOUT, RevocationReason.LOGOUT]
     assert tab.problems == ["400 /auth/refresh/"]
 
 
