@@ -14,11 +14,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[crypto]" --group dev
 	touch $@
 
-## demo: migrate the example project's SQLite database, create the demo user, serve 127.0.0.1:8000
+## demo: migrate the example project's SQLite database, create the demo user, print the URL of
+## the demo page and serve it (DEMO_ADDRESS=127.0.0.1:8001 make demo: another port)
+DEMO_ADDRESS ?= 127.0.0.1:8000
 demo: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python -m example_project.demo_user
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python -m example_project.demo_user http://$(DEMO_ADDRESS)/
+	$(BIN)/python manage.py runserver $(DEMO_ADDRESS)
 
 ## test: the whole test suite (SQLite; PostgreSQL/Redis too when DATABASE_URL/REDIS_URL are set)
 test: $(BIN)/.installed

@@ -1,15 +1,29 @@
-"""Create (or reset) the demo user: ``python -m example_project.demo_user``."""
+"""The demo user: ``python -m example_project.demo_user [URL]`` creates (or resets) it and
+prints where to open the demo, with the credentials to type."""
+
+from __future__ import annotations
 
 import os
+import sys
 
-import django
+USERNAME = "demo"
+PASSWORD = "demo-password"
+DEFAULT_URL = "http://127.0.0.1:8000/"
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
-django.setup()
 
-from django.contrib.auth import get_user_model  # noqa: E402
+def main(argv: list[str]) -> None:
+    from django.contrib.auth import get_user_model
 
-user, _ = get_user_model().objects.get_or_create(username="demo")
-user.set_password("demo-password")
-user.save()
-print("demo user: demo / demo-password")
+    user, _ = get_user_model().objects.get_or_create(username=USERNAME)
+    user.set_password(PASSWORD)
+    user.save()
+    url = argv[0] if argv else DEFAULT_URL
+    print(f"Open {url} (user {USERNAME} / password {PASSWORD})")
+
+
+if __name__ == "__main__":
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+    django.setup()
+    main(sys.argv[1:])

@@ -25,6 +25,7 @@ ROOT_URLCONF = "example_project.urls"
 WSGI_APPLICATION = "example_project.wsgi.application"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the demo page's script
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -48,6 +49,7 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],  # the demo page
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -100,6 +102,10 @@ TOKENAUTH = {
     "REFRESH_TOKEN_IDLE_LIFETIME": timedelta(days=7),
     "REFRESH_TOKEN_ABSOLUTE_LIFETIME": timedelta(days=30),
     "ACCESS_TOKEN_REVOCATION": os.environ.get("TOKENAUTH_REVOCATION", "database"),
+    # Cookie mode, as the demo page uses it. Secure is off only while DEBUG is on, because the
+    # demo is served over plain local HTTP; with DEBUG off the cookie is Secure again, and
+    # tokenauth.E009 refuses a cookie without it.
+    "REFRESH_COOKIE": {"secure": not DEBUG},
 }
 
 LOGGING = {

@@ -2,7 +2,8 @@
 
 Everything else is ``example_project.settings`` as a user would deploy it: PostgreSQL from
 ``DATABASE_URL``, Redis from ``REDIS_URL``, ``ACCESS_TOKEN_REVOCATION`` from
-``TOKENAUTH_REVOCATION``, Django's default (PBKDF2) password hasher.
+``TOKENAUTH_REVOCATION``, Django's default (PBKDF2) password hasher; refresh tokens in the
+body, not in the demo page's cookie.
 
 - ``TOKENAUTH_CACHE_FAILURE``: ``closed`` (default) or ``open``.
 - ``TOKENAUTH_LOGIN_THROTTLE_RATE``: default ``1000000/min``: the throttle stays on (it is part
@@ -25,6 +26,9 @@ DEBUG = False  # production behaviour: no debug pages, no query log kept in memo
 _rate = os.environ.get("TOKENAUTH_LOGIN_THROTTLE_RATE", "1000000/min")
 TOKENAUTH = {
     **_example.TOKENAUTH,
+    # The proof's clients are native apps (tokens in the body); the example's cookie mode is
+    # for its demo page, and its Secure flag follows the example's DEBUG, not this one.
+    "REFRESH_COOKIE": None,
     "CACHE_FAILURE": os.environ.get("TOKENAUTH_CACHE_FAILURE", "closed"),
     "LOGIN_THROTTLE_RATE": None if _rate.lower() == "none" else _rate,
     "REUSE_GRACE_PERIOD": timedelta(
