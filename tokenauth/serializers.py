@@ -10,13 +10,23 @@ from rest_framework import serializers
 from tokenauth.service import IssuedTokens, Session
 
 
+class _StringField(serializers.CharField):
+    """A ``CharField`` that takes strings only: DRF's turns ``123`` into ``"123"``, so a number
+    sent as a token was a silent 204 at logout/ and a silent 200 at revoke/."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class LoginSerializer(serializers.Serializer[Any]):
-    password = serializers.CharField(trim_whitespace=False, max_length=1024)
+    password = _StringField(trim_whitespace=False, max_length=1024)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The user model's USERNAME_FIELD ("username", "email", ...), as Django's login form.
-        self.fields[get_user_model().USERNAME_FIELD] = serializers.CharField(max_length=254)
+        self.fields[get_user_model().USERNAME_FIELD] = _StringField(max_length=254)
 
     def credentials(self) -> dict[str, str]:
         return dict(self.validated_data)
@@ -32,20 +42,20 @@ def oauth_password_credentials(data: Any) -> dict[str, Any]:
 
 
 class RefreshTokenSerializer(serializers.Serializer[Any]):
-    refresh_token = serializers.CharField(required=False, trim_whitespace=False, max_length=1024)
+    refresh_token = _StringField(required=False, trim_whitespace=False, max_length=1024)
 
 
 class TokenRequestSerializer(serializers.Serializer[Any]):
     """RFC 6749 §4.3 and §6; ``client_id`` and other parameters are ignored (public clients)."""
 
-    grant_type = serializers.CharField(max_length=64)
+    grant_type = _StringField(max_length=64)
 
 
 class RevokeSerializer(serializers.Serializer[Any]):
     """RFC 7009 §2.1."""
 
-    token = serializers.CharField(trim_whitespace=False, max_length=8192)
-    token_type_hint = serializers.CharField(required=False, max_length=64)
+    token = _StringField(trim_whitespace=False, max_length=8192)
+    token_type_hint = _StringField(required=False, max_length=64)
 
 
 def token_response_body(
