@@ -138,3 +138,17 @@ def test_the_service_recovers_when_the_database_comes_back(
     up = post_json(client, "/auth/refresh/", {"refresh_token": tokens["refresh_token"]})
     assert up.status_code == 200
     assert RefreshTokenFamily.objects.get().generation == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "url"), [("get", "/auth/sessions/"), ("post", "/auth/logout-all/")]
+)
+def test_tokenauth_protected_endpoints_answer_503_with_the_rfc_body_when_the_database_is_down(
+    client: Client, tokens: dict[str, Any], database_down: None, method: str, url: str
+) -> None:
+    """The authentication class's own 503 gets the body of every other tokenauth 503 (one
+    error body per status in the OpenAPI schema), not DRF's ``{"detail": ...}``."""
+    response = getattr(client, method)(url, HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+
+    assert_unavailable(response)
+    assert set(response.json()) == {"error", "error_description"}

@@ -8,6 +8,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from tokenauth import cookies, revocation_cache, service, throttling
+from tokenauth.authentication import ServiceUnavailable
 
 MAX_BODY_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -43,6 +44,7 @@ _ERRORS: dict[type[BaseException], tuple[int, str]] = {
     exceptions.PermissionDenied: (403, "access_denied"),
     throttling.ThrottleUnavailable: (503, "temporarily_unavailable"),
     revocation_cache.CacheUnavailable: (503, "temporarily_unavailable"),
+    ServiceUnavailable: (503, "temporarily_unavailable"),  # the same, met by authentication
     OperationalError: (503, "temporarily_unavailable"),  # database locked or lost
     InterfaceError: (503, "temporarily_unavailable"),
 }
