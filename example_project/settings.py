@@ -6,6 +6,7 @@ SQLite by default (no services needed); ``DATABASE_URL`` (postgres://... or mysq
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -96,6 +97,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tokenauth.authentication.AccessTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
+
+if importlib.util.find_spec("drf_spectacular"):  # the openapi extra: /api/schema/, /api/docs/
+    INSTALLED_APPS.append("drf_spectacular")
+    REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+    SPECTACULAR_SETTINGS = {"TITLE": "tokenauth example", "SERVE_INCLUDE_SCHEMA": False}
 
 TOKENAUTH = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,12 +28,22 @@ def demo_page(request: HttpRequest) -> HttpResponse:
     return render(request, "demo/index.html", context)
 
 
+class MeSerializer(serializers.Serializer[dict[str, object]]):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    access_token_expires_in = serializers.IntegerField(
+        help_text="Seconds the access token has left."
+    )
+
+
 class MeView(APIView):
     """A protected resource: who the access token belongs to, and how long it has left.
 
     ``access_token_expires_in`` is relative (seconds), so a page whose clock is off still
     counts down right.
     """
+
+    serializer_class = MeSerializer  # what the OpenAPI schema shows (drf-spectacular)
 
     def get(self, request: Request) -> Response:
         expires_at = request.auth.expires_at  # type: ignore[union-attr]  # AccessClaims
@@ -51,6 +62,7 @@ class ApiIndexView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
+    schema = None  # a help text, not part of the API: left out of the OpenAPI schema
 
     def get(self, request: Request) -> Response:
         return Response(

@@ -1,6 +1,8 @@
-"""App configuration: system checks and the model receivers."""
+"""App configuration: system checks, the model receivers, and the OpenAPI extensions."""
 
 from __future__ import annotations
+
+import importlib.util
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -28,3 +30,7 @@ class TokenAuthConfig(AppConfig):
             sender="tokenauth.RefreshTokenFamily",
             dispatch_uid="tokenauth_family_deleted",
         )
+        # drf-spectacular finds extensions by their import (as it imports its own contrib
+        # modules); nothing of it is imported when it is not installed.
+        if importlib.util.find_spec("drf_spectacular") is not None:
+            import tokenauth.contrib.openapi  # noqa: F401
