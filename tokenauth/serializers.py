@@ -14,6 +14,13 @@ class _StringField(serializers.CharField):
     """A ``CharField`` that takes strings only: DRF's turns ``123`` into ``"123"``, so a number
     sent as a token was a silent 204 at logout/ and a silent 200 at revoke/."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        if kwargs.get("required", True):
+            # Blank is refused before any validator runs: this lets the OpenAPI schema say so.
+            # (An optional field left empty in a form is omitted, as RFC 6749 §3.1 says.)
+            kwargs.setdefault("min_length", 1)
+        super().__init__(**kwargs)
+
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")

@@ -27,12 +27,13 @@ _REFRESH_TOKEN = "The refresh token from the last token response."
 
 
 class TokenauthRefreshRequest(serializers.Serializer[Any]):
-    refresh_token = serializers.CharField(max_length=1024, help_text=_REFRESH_TOKEN)
+    refresh_token = serializers.CharField(min_length=1, max_length=1024, help_text=_REFRESH_TOKEN)
 
 
 class TokenauthCookieRefreshRequest(serializers.Serializer[Any]):
     refresh_token = serializers.CharField(
         required=False,
+        min_length=1,
         max_length=1024,
         help_text=f"{_REFRESH_TOKEN} Leave it out to use the refresh cookie instead.",
     )
@@ -42,15 +43,15 @@ class TokenauthPasswordGrant(serializers.Serializer[Any]):
     """RFC 6749 §4.3.2."""
 
     grant_type = serializers.ChoiceField(choices=["password"])
-    username = serializers.CharField(max_length=254)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    username = serializers.CharField(min_length=1, max_length=254)
+    password = serializers.CharField(min_length=1, max_length=1024, trim_whitespace=False)
 
 
 class TokenauthRefreshTokenGrant(serializers.Serializer[Any]):
     """RFC 6749 §6."""
 
     grant_type = serializers.ChoiceField(choices=["refresh_token"])
-    refresh_token = serializers.CharField(max_length=1024, help_text=_REFRESH_TOKEN)
+    refresh_token = serializers.CharField(min_length=1, max_length=1024, help_text=_REFRESH_TOKEN)
 
 
 # RFC 6749: one body, two grants told apart by grant_type (client_id is ignored).
