@@ -101,7 +101,14 @@ REST_FRAMEWORK = {
 if importlib.util.find_spec("drf_spectacular"):  # the openapi extra: /api/schema/, /api/docs/
     INSTALLED_APPS.append("drf_spectacular")
     REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
-    SPECTACULAR_SETTINGS = {"TITLE": "tokenauth example", "SERVE_INCLUDE_SCHEMA": False}
+    SPECTACULAR_SETTINGS = {
+        "TITLE": "tokenauth example",
+        "SERVE_INCLUDE_SCHEMA": False,
+        "POSTPROCESSING_HOOKS": [
+            "drf_spectacular.hooks.postprocess_schema_enums",
+            "tokenauth.contrib.openapi.hooks.document_unauthorized",  # /api/me/'s 401
+        ],
+    }
 
 TOKENAUTH = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),

@@ -503,3 +503,51 @@ def test_503_answers_as_documented(
     ]:
         assert response.status_code == 503, (url, response.content)
         conforms(schema, "post", url, response)
+
+
+def test_the_401_hook_documents_the_projects_own_protected_views(
+    openapi: Any, client: Client
+) -> None:
+    """drf-spectacular leaves a view's 401 out; ``document_unauthorized`` adds it wherever the
+    Bearer scheme is required, as AccessTokenAuthentication answers it."""
+    from drf_spectacular.settings import patched_settings
+
+    hooks = [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tokenauth.contrib.openapi.hooks.document_unauthorized",
+    ]
+    without = operations(openapi())
+    with patched_settings({"POSTPROCESSING_HOOKS": hooks}):
+        schema = openapi()
+    found = operations(schema)
+
+    assert "401" not in without["get", "/api/me/"]["responses"]
+    assert {key for key, operation in found.items() if "401" in operation["responses"]} == PROTECTED
+    assert found["post", "/auth/logout-all/"] == without["post", "/auth/logout-all/"]  # its own
+    for response in (client.get("/api/me/"), client.get("/api/me/", **bearer("x.y.z"))):
+        assert response.status_code == 401
+        conforms(schema, "get", "/api/me/", response)
+
+
+def test_the_401_hook_covers_optional_auth_and_leaves_other_schemes_alone() -> None:
+    from tokenauth.contrib.openapi.hooks import document_unauthorized
+
+    ok = {"200": {"description": "ok"}}
+    schema = {
+        "paths": {
+            "/public/": {
+                # An AllowAny view with the default authentication: a bad token is still a 401.
+                "get": {"security": [{"Bearer": []}, {}], "responses": dict(ok)},
+                "parameters": [{"in": "query", "name": "q"}],  # path-level, not an operation
+            },
+            "/basic/": {"get": {"security": [{"basicAuth": []}], "responses": dict(ok)}},
+            "/open/": {"get": {"responses": dict(ok)}},
+        }
+    }
+
+    paths = document_unauthorized(schema, generator=None, request=None, public=True)["paths"]
+
+    assert paths["/public/"]["get"]["responses"]["401"]["headers"]["WWW-Authenticate"]["required"]
+    assert paths["/basic/"]["get"]["responses"] == ok
+    assert paths["/open/"]["get"]["responses"] == ok
+    assert schema["components"]["schemas"]["TokenauthDetail"]["required"] == ["detail"]
