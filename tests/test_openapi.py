@@ -551,3 +551,29 @@ def test_the_401_hook_covers_optional_auth_and_leaves_other_schemes_alone() -> N
     assert paths["/basic/"]["get"]["responses"] == ok
     assert paths["/open/"]["get"]["responses"] == ok
     assert schema["components"]["schemas"]["TokenauthDetail"]["required"] == ["detail"]
+
+
+@pytest.mark.parametrize(
+    "spectacular",
+    [
+        {"COMPONENT_SPLIT_REQUEST": True},
+        {"COMPONENT_SPLIT_REQUEST": True, "COMPONENT_SPLIT_PATCH": True},
+        {"ENFORCE_NON_BLANK_FIELDS": True},
+        {"OAS_VERSION": "3.1.0"},
+    ],
+    ids=repr,
+)
+def test_common_drf_spectacular_settings_stay_clean(
+    openapi: Any, cookie_mode: None, spectacular: dict[str, Any]
+) -> None:
+    """A project's own drf-spectacular settings get no warning from tokenauth either, and
+    tokenauth's components keep names of their own."""
+    from drf_spectacular.settings import patched_settings
+
+    with patched_settings(spectacular):
+        schema = openapi()
+
+    ours = {name for name in schema["components"]["schemas"] if name.startswith("Tokenauth")}
+    assert set(schema["components"]["schemas"]) - ours <= {"Me", "WhoAmI"}
+    if spectacular.get("COMPONENT_SPLIT_REQUEST"):
+        assert {"TokenauthLoginRequest", "TokenauthRevokeRequest"} <= ours

@@ -3,7 +3,8 @@ none collides with a project's own.
 
 The real serializers document themselves where they say all an endpoint takes (login, revoke,
 sessions); the classes here describe what the views add (a refresh token that is required
-outside cookie mode, the two grants of ``token/``) and what no serializer renders.
+outside cookie mode, the two grants of ``token/``) and what no serializer renders. Request
+bodies carry no ``Request`` suffix: drf-spectacular adds one under ``COMPONENT_SPLIT_REQUEST``.
 """
 
 # mypy: disallow-untyped-calls=False
@@ -26,11 +27,11 @@ if TYPE_CHECKING:
 _REFRESH_TOKEN = "The refresh token from the last token response."
 
 
-class TokenauthRefreshRequest(serializers.Serializer[Any]):
+class TokenauthRefresh(serializers.Serializer[Any]):
     refresh_token = serializers.CharField(min_length=1, max_length=1024, help_text=_REFRESH_TOKEN)
 
 
-class TokenauthCookieRefreshRequest(serializers.Serializer[Any]):
+class TokenauthCookieRefresh(serializers.Serializer[Any]):
     refresh_token = serializers.CharField(
         required=False,
         min_length=1,
@@ -56,7 +57,7 @@ class TokenauthRefreshTokenGrant(serializers.Serializer[Any]):
 
 # RFC 6749: one body, two grants told apart by grant_type (client_id is ignored).
 TOKEN_REQUEST = PolymorphicProxySerializer(
-    component_name="TokenauthTokenRequest",
+    component_name="TokenauthGrant",
     serializers={
         "password": TokenauthPasswordGrant,
         "refresh_token": TokenauthRefreshTokenGrant,
@@ -141,13 +142,13 @@ class _Named(OpenApiSerializerExtension):
 
 class _LoginRequest(_Named):
     target_class = LoginSerializer
-    component_name = "TokenauthLoginRequest"
+    component_name = "TokenauthLogin"
     description = "The user's credentials; the username field is the user model's."
 
 
 class _RevokeRequest(_Named):
     target_class = RevokeSerializer
-    component_name = "TokenauthRevokeRequest"
+    component_name = "TokenauthRevoke"
     description = (
         "RFC 7009 §2.1: a refresh token, or an access token; `token_type_hint` "
         "(`refresh_token`, `access_token`) may be left out."

@@ -25,10 +25,10 @@ from rest_framework.views import APIView
 from tokenauth import cookies, views
 from tokenauth.contrib.openapi.bodies import (
     TOKEN_REQUEST,
-    TokenauthCookieRefreshRequest,
+    TokenauthCookieRefresh,
     TokenauthDetail,
     TokenauthJWKS,
-    TokenauthRefreshRequest,
+    TokenauthRefresh,
 )
 from tokenauth.contrib.openapi.responses import (
     BAD_GRANT,
@@ -130,9 +130,7 @@ class _Refresh(_Operation):
                 "within a few seconds, which gets the same new refresh token again."
                 + _cookie_note()
             ),
-            "request": {
-                JSON: TokenauthCookieRefreshRequest if cookie_mode else TokenauthRefreshRequest
-            },
+            "request": {JSON: TokenauthCookieRefresh if cookie_mode else TokenauthRefresh},
             "responses": {**token_responses(cookie_mode), **error_responses(failures)},
             "parameters": [
                 NO_STORE,
@@ -196,9 +194,7 @@ class _Logout(_Operation):
                 "tokens stop working. The answer is 204 whether or not the token was genuine."
                 + _cookie_note()
             ),
-            "request": {
-                JSON: TokenauthCookieRefreshRequest if cookie_mode else TokenauthRefreshRequest
-            },
+            "request": {JSON: TokenauthCookieRefresh if cookie_mode else TokenauthRefresh},
             "responses": {
                 204: OpenApiResponse(description="Logged out (or the token was unknown)."),
                 **error_responses(failures),
