@@ -577,3 +577,17 @@ def test_common_drf_spectacular_settings_stay_clean(
     assert set(schema["components"]["schemas"]) - ours <= {"Me", "WhoAmI"}
     if spectacular.get("COMPONENT_SPLIT_REQUEST"):
         assert {"TokenauthLoginRequest", "TokenauthRevokeRequest"} <= ours
+
+
+@pytest.mark.parametrize(("seconds", "said"), [(10, "within 10 s"), (0, None)])
+def test_refresh_describes_the_grace_window_the_settings_give(
+    openapi: Any, tokenauth_settings: Any, seconds: int, said: str | None
+) -> None:
+    from datetime import timedelta
+
+    tokenauth_settings(REUSE_GRACE_PERIOD=timedelta(seconds=seconds))
+
+    description = operations(openapi())["post", "/auth/refresh/"]["description"]
+
+    assert ("retry" in description) is (said is not None)
+    assert said is None or said in description

@@ -51,6 +51,17 @@ from tokenauth.contrib.openapi.responses import (
     unsupported,
 )
 from tokenauth.serializers import LoginSerializer, RevokeSerializer, SessionSerializer
+from tokenauth.settings import get_settings
+
+
+def _grace_note() -> str:
+    seconds = int(get_settings().reuse_grace_period.total_seconds())
+    if not seconds:
+        return "."
+    return (
+        f", except a retry from the same client within {seconds} s of the first spend, which "
+        "gets the same new refresh token again (a lost response, two tabs at once)."
+    )
 
 
 def _cookie_note() -> str:
@@ -126,8 +137,8 @@ class _Refresh(_Operation):
             "description": (
                 "Spends the refresh token and returns a new access token and a new refresh "
                 "token for the same session. Each refresh token works once: presenting a "
-                "spent one again revokes the whole session (reuse detection), except a retry "
-                "within a few seconds, which gets the same new refresh token again."
+                "spent one again revokes the whole session (reuse detection)"
+                + _grace_note()
                 + _cookie_note()
             ),
             "request": {JSON: TokenauthCookieRefresh if cookie_mode else TokenauthRefresh},
