@@ -361,6 +361,17 @@ def test_search_finds_the_ip_a_stolen_token_came_back_from(staff_client: Client)
     assert _search(staff_client, "198.51.100.66") == ["victim"]
 
 
+def test_search_skips_an_email_field_the_user_model_does_not_have(
+    staff_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A custom user model may name no email column at all (AbstractBaseUser's default is
+    # "email"); searching then must not end in a FieldError (a 500).
+    monkeypatch.setattr(get_user_model(), "EMAIL_FIELD", "contact_address", raising=False)
+    service.issue_tokens(user=UserFactory(username="alice"))
+
+    assert _search(staff_client, "alice") == ["alice"]
+
+
 def test_a_search_with_a_nul_is_refused_with_a_message(staff_client: Client) -> None:
     service.issue_tokens(user=UserFactory(username="alice"))
 
