@@ -108,7 +108,7 @@ def revoke_users_sessions(
             to_revoke=sum(counts.values()),
             users=[_UserRow(shortened(u.get_username(), 24), counts.get(u.pk, 0)) for u in users],
         )
-    # One transaction per user, as ``tokenauth_revoke --user`` does: what committed stays.
+    # One transaction per user: should one fail, the users before it stay revoked (the safe side).
     count = sum(service.revoke_user(user=user, reason=RevocationReason.ADMIN) for user in users)
     message = f"Revoked {_plural(count, 'session')} of {_plural(len(users), 'user')}."
     modeladmin.message_user(request, message, messages.SUCCESS)
@@ -132,8 +132,9 @@ def _users_of(families: list[RefreshTokenFamily]) -> list[AbstractBaseUser]:
 def _unrevoked_counts(users: list[AbstractBaseUser]) -> dict[Any, int]:
     """How many families of each user are not revoked yet: what revoking them will mark."""
     rows = (
-        RefreshTokenFamily.objects.filter(user_id__in=[user.pk for user in users])
-        .filter(revoked_at__isnull=True)
+        RefreshTokenFamily.objects.filter(
+            user_id__in=[user.pk for user in users], revoked_at__isnull=True
+        )
         .values_list("user_id")
         .annotate(count=Count("pk"))
     )
