@@ -68,10 +68,11 @@ ADDRESSES = [
 
 
 @pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
+def artifacts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     directory = Path(os.environ.get("TOKENAUTH_ARTIFACTS") or tmp_path) / "admin"
     directory.mkdir(parents=True, exist_ok=True)
-    print(f"\nadmin screenshots in {directory}")
+    with capsys.disabled():  # shown even when the test passes
+        print(f"\nadmin screenshots in {directory}")
     return directory
 
 
