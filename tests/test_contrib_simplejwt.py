@@ -39,6 +39,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from tests.conftest import UNREACHABLE_REDIS, post_json, requires_server_database
 from tests.factories import PASSWORD
+from tests.test_outages import database_down  # noqa: F401  # a fixture
 from tokenauth import service, signals
 from tokenauth.contrib.simplejwt.exchange import exchange_refresh_token
 from tokenauth.models import RefreshTokenFamily
@@ -300,14 +301,28 @@ def test_a_deleted_user_cannot_exchange(client: Client, user: Any) -> None:
     assert not RefreshTokenFamily.objects.exists()
 
 
-def test_a_token_without_a_user_claim_cannot_exchange(client: Client, user: Any) -> None:
+_MISSING = object()
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [_MISSING, None, "", "not-a-pk", 10**30, -1, ["1"], {"id": 1}, "1 OR 1=1"],
+    ids=["missing", "null", "empty", "text", "huge", "negative", "list", "object", "sql"],
+)
+def test_a_signed_token_naming_no_user_cannot_exchange(user: Any, user_id: Any) -> None:
+    """Claims only a holder of simplejwt's key could sign: still a 400, never a 500."""
     refresh = RefreshToken.for_user(user)
-    del refresh[simplejwt_settings.api_settings.USER_ID_CLAIM]
+    claim = simplejwt_settings.api_settings.USER_ID_CLAIM
+    if user_id is _MISSING:
+        del refresh[claim]
+    else:
+        refresh[claim] = user_id
 
-    response = exchange(client, refresh)
+    response = exchange(Client(raise_request_exception=False), refresh)
 
-    assert response.status_code == 400
+    assert response.status_code == 400, response.content
     assert response.json()["error"] == "invalid_grant"
+    assert not RefreshTokenFamily.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -600,6 +615,23 @@ def test_a_password_change_refuses_tokens_when_simplejwt_checks_it(
     assert exchanged.status_code == 400
     assert exchanged.json()["error"] == "invalid_grant"
     assert api.status_code == 401
+
+
+@requires_server_database
+@pytest.mark.django_db(transaction=True)
+def test_a_database_outage_is_503_at_both_ends(
+    client: Client, user: Any, request: pytest.FixtureRequest
+) -> None:
+    refresh = RefreshToken.for_user(user)
+    request.getfixturevalue("database_down")
+
+    api = client.get(ME, **bearer(refresh.access_token))
+    exchanged = exchange(client, refresh)
+
+    assert api.status_code == 503, api.content
+    assert int(api["Retry-After"]) > 0
+    assert exchanged.status_code == 503, exchanged.content
+    assert exchanged.json()["error"] == "temporarily_unavailable"
 
 
 # --- simplejwt stays optional -----------------------------------------------------------

@@ -63,7 +63,7 @@ def _validated(refresh_token: str) -> RefreshToken:
     except ExpiredTokenError:
         raise _refused("expired") from None
     except TokenError as exc:  # invalid signature or format, wrong type, blacklisted
-        raise _refused(f"{str(exc)!r}") from None
+        raise _refused(repr(str(exc))) from None
 
 
 def _user_of(token: RefreshToken) -> AbstractBaseUser:
@@ -71,11 +71,12 @@ def _user_of(token: RefreshToken) -> AbstractBaseUser:
     conf = simplejwt_settings.api_settings
     user_model = get_user_model()
     try:
-        # A missing claim looks up None: no row, as for a deleted user.
+        # A missing claim looks up None: no row, as for a deleted user. ValueError and
+        # TypeError: a claim no pk can be; ValidationError: one a UUID pk refuses.
         user = user_model._default_manager.using(_db.write_alias()).get(
             **{conf.USER_ID_FIELD: token.get(conf.USER_ID_CLAIM)}
         )
-    except (user_model.DoesNotExist, ValueError, TypeError, OverflowError, ValidationError):
+    except (user_model.DoesNotExist, ValueError, TypeError, ValidationError):
         raise _refused("unknown user") from None
     # is_active whatever CHECK_USER_IS_ACTIVE says: tokenauth never starts a family for an
     # inactive user. The project's own USER_AUTHENTICATION_RULE applies too, as at simplejwt's
