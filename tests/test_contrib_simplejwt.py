@@ -10,8 +10,10 @@ started by the last test. simplejwt decides at import whether its tokens use the
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -60,6 +62,15 @@ ME = "/api/transition/me/"
 CLIENT_META = {"REMOTE_ADDR": "203.0.113.9", "HTTP_USER_AGENT": "MigratingApp/2.0"}
 BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
 COOKIE = "__Secure-tokenauth-refresh"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 TOKEN_RESPONSE_FIELDS = {
     "access_token",
     "token_type",
@@ -474,6 +485,56 @@ def test_cookie_mode_applies_logins_csrf_rule(
     assert not refused.cookies
     assert not RefreshTokenFamily.objects.exists()
     assert exchange(client, refresh, **BROWSER).status_code == 200  # nothing was spent
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+_NO_BROWSER = [
+    needed
+    for needed, present in [
+        ("Chromium (apt-get install chromium)", CHROMIUM is not None),
+        ("Playwright for Python (pip install playwright)", importlib.util.find_spec("playwright")),
+    ]
+    if not present
+]
+
+
+@pytest.mark.skipif(bool(_NO_BROWSER), reason=f"needs {' and '.join(_NO_BROWSER)}")
+@pytest.mark.django_db(transaction=True)
+def test_a_browser_app_moves_over_with_the_readmes_snippet(
+    live_server: Any, user: Any, tokenauth_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cookie mode, in headless Chromium: the simplejwt token leaves localStorage, the session
+    lands in a cookie the page cannot read, and tokenauth's client carries on from it."""
+    from playwright.sync_api import sync_playwright
+
+    tokenauth_settings(REFRESH_COOKIE={})  # the defaults: Secure (localhost counts as secure)
+    refresh = str(RefreshToken.for_user(user))
+    # Playwright's sync API keeps an event loop in this thread; the ORM below is synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = chromium.new_page()
+            page.goto(f"{live_server.url.replace('127.0.0.1', 'localhost')}/migrate/")
+            page.evaluate("token => localStorage.setItem('refresh', token)", refresh)
+            page.evaluate("() => localStorage.setItem('access', 'an old access token')")
+            log = page.evaluate("() => window.migrate()")
+            page.reload()  # the next start of the app: a new client, the cookie alone
+            again = page.evaluate("() => window.migrate()")
+        finally:
+            chromium.close()
+
+    assert log == [
+        "exchange:200",
+        "body-has-refresh-token:false",
+        "storage-left:0",
+        "cookie-readable-by-js:false",
+        f"me:200:{user.username}",
+    ]
+    assert again == ["storage-left:0", "cookie-readable-by-js:false", f"me:200:{user.username}"]
+    family = RefreshTokenFamily.objects.get()
+    assert family.generation == 2  # exchanged, then refreshed once per start of the app
+    assert "Chrome" in family.user_agent
 
 
 # --- with and without simplejwt's blacklist ---------------------------------------------
