@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from django.db import connections
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 HAS_PLAYWRIGHT = importlib.util.find_spec("playwright") is not None
@@ -48,6 +49,10 @@ def launch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+            # While that loop runs, Django keeps this thread's connections apart (asgiref's
+            # Local, per async context): close them here, or a PostgreSQL test database
+            # cannot be dropped at the end of the session ("being accessed by other users").
+            connections.close_all()
 
 
 def result_of(page: Any, url: str) -> str:
