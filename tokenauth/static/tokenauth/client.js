@@ -325,11 +325,11 @@ export class TokenAuthClient extends EventTarget {
   // The result of the refresh (or login, or logout) another tab did while we waited.
   #takeNews(epoch) {
     const news = this.#news;
-    if (epoch !== this.#epoch || news === null || news.type === "logout") {
-      throw loggedOut(epoch !== this.#epoch ? "" : " in another tab");
+    if (news?.type === "tokens" && epoch === this.#epoch) return news.payload;
+    if (news?.type === "ended" || news?.type === "failed") {
+      throw new TokenAuthError(news.status, news.body);
     }
-    if (news.type === "tokens") return news.payload;
-    throw new TokenAuthError(news.status, news.body); // "ended" or "failed"
+    throw loggedOut(news?.type === "logout" ? " in another tab" : ""); // or in this one
   }
 
   async #refreshHere(tell, epoch) {
