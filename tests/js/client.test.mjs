@@ -492,3 +492,57 @@ test("bad options throw at construction; dpop is not supported yet", () => {
   assert.throws(() => client(fetchImpl, { onSessionEnd: "reload" }), /onSessionEnd must be a function/);
   assert.doesNotThrow(() => client(fetchImpl, { dpop: false, onSessionEnd: undefined }));
 });
+
+test("restore() sends no request in a browser that has had no session, and one after a login", async () => {
+  const store = new Map();
+  globalThis.localStorage = {
+    getItem: (key) => (store.has(key) ? store.get(key) : null),
+    setItem: (key, value) => store.set(key, String(value)),
+    removeItem: (key) => store.delete(key),
+  };
+  try {
+    const { fetchImpl, seen } = server({
+      "/auth/login/": () => json(200, pair(1)),
+      "/auth/refresh/": () => json(200, pair(2)),
+      "/auth/logout/": () => json(204),
+    });
+    const baseUrl = "http://app.test/auth/";
+    assert.equal(await new TokenAuthClient({ baseUrl, fetch: fetchImpl }).restore(), false);
+    assert.deepEqual(seen, []);
+
+    await new TokenAuthClient({ baseUrl, fetch: fetchImpl }).login({ username: "u", password: "p" });
+    assert.equal([...store.values()].join(), "1"); // a hint only: no token in storage
+    const reloaded = new TokenAuthClient({ baseUrl, fetch: fetchImpl });
+    assert.equal(await reloaded.restore(), true);
+    assert.equal(seen.at(-1).path, "/auth/refresh/");
+
+    await reloaded.logout();
+    const count = seen.length;
+    assert.equal(await new TokenAuthClient({ baseUrl, fetch: fetchImpl }).restore(), false);
+    assert.equal(seen.length, count);
+  } finally {
+    delete globalThis.localStorage;
+  }
+});
+
+test("restore() asks the server when storage throws (blocked), as without storage", async () => {
+  globalThis.localStorage = {
+    getItem: () => {
+      throw new Error("SecurityError");
+    },
+    setItem: () => {
+      throw new Error("SecurityError");
+    },
+    removeItem: () => {
+      throw new Error("SecurityError");
+    },
+  };
+  try {
+    const { fetchImpl, seen } = server({ "/auth/refresh/": () => json(200, pair(1)) });
+    const client = new TokenAuthClient({ baseUrl: "http://app.test/auth/", fetch: fetchImpl });
+    assert.equal(await client.restore(), true);
+    assert.deepEqual(seen.map((r) => r.path), ["/auth/refresh/"]);
+  } finally {
+    delete globalThis.localStorage;
+  }
+});

@@ -127,6 +127,34 @@ class Tabs {
   }
 }
 
+// Whether this browser may hold a session for baseUrl: "1" in localStorage from a token
+// response until the session ends. Only a hint (no token, nothing secret): without storage
+// (node, a blocked localStorage) every restore() asks the server.
+class SessionHint {
+  #key;
+
+  constructor(key) {
+    this.#key = key;
+  }
+
+  mayHaveSession() {
+    try {
+      return globalThis.localStorage ? globalThis.localStorage.getItem(this.#key) === "1" : true;
+    } catch {
+      return true;
+    }
+  }
+
+  remember(active) {
+    try {
+      if (active) globalThis.localStorage?.setItem(this.#key, "1");
+      else globalThis.localStorage?.removeItem(this.#key);
+    } catch {
+      // storage full or blocked: restore() will simply ask the server
+    }
+  }
+}
+
 export class TokenAuthClient extends EventTarget {
   #accessToken = null;
   #renewAt = 0;
@@ -140,6 +168,7 @@ export class TokenAuthClient extends EventTarget {
   #tokenOrigins; // where auth.fetch() may send the access token
   #credentials; // "include" when baseUrl is another origin: the cookie must travel
   #tabs;
+  #hints;
 
   constructor({
     baseUrl = "/auth/",
@@ -171,6 +200,7 @@ export class TokenAuthClient extends EventTarget {
       this.#tokenOrigins.add(base.origin);
     }
     this.#credentials = base && own && base.origin === own ? "same-origin" : "include";
+    this.#hints = new SessionHint(`tokenauth:session:${base ? base.href : this.baseUrl}`);
     if (onSessionEnd) {
       this.addEventListener("sessionend", (event) => onSessionEnd(event.detail));
     }
@@ -210,9 +240,12 @@ export class TokenAuthClient extends EventTarget {
   }
 
   // Resume the session on page load: true with an access token, false without a session (or
-  // when the server cannot be reached); never rejects.
+  // when the server cannot be reached); never rejects. A browser that has had no session since
+  // its last logout sends no request at all (a hint in localStorage, never a token): a visitor's
+  // first page load is no refused refresh/ in the console.
   async restore() {
     if (!this.#due()) return true;
+    if (this.#accessToken === null && !this.#hints.mayHaveSession()) return false;
     return this.refresh().then(
       () => true,
       () => false,
@@ -368,6 +401,7 @@ export class TokenAuthClient extends EventTarget {
     this.#renewAt = renewAt;
     this.#expiresAt = expiresAt;
     this.#session = "active";
+    this.#hints.remember(true);
     return { type: "tokens", payload: kept, renewAt, expiresAt };
   }
 
@@ -449,6 +483,7 @@ export class TokenAuthClient extends EventTarget {
   }
 
   #forget() {
+    this.#hints.remember(false);
     this.#accessToken = null;
     this.#renewAt = 0;
     this.#expiresAt = 0;
