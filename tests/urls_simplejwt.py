@@ -41,7 +41,7 @@ window.migrate = async () => {
     }
     if (response.ok) await auth.refresh();
   }
-  log.push("storage-left:" + localStorage.length);
+  log.push("simplejwt-tokens-left:" + ["refresh", "access"].filter((k) => localStorage.getItem(k) !== null).length);
   log.push("cookie-readable-by-js:" + document.cookie.includes("tokenauth"));
   const me = await auth.fetch("/api/me/");
   log.push("me:" + me.status + ":" + (me.ok ? (await me.json()).username : ""));
