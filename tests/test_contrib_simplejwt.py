@@ -531,7 +531,11 @@ def test_a_browser_app_moves_over_with_the_readmes_snippet(
         "cookie-readable-by-js:false",
         f"me:200:{user.username}",
     ]
-    assert again == ["simplejwt-tokens-left:0", "cookie-readable-by-js:false", f"me:200:{user.username}"]
+    assert again == [
+        "simplejwt-tokens-left:0",
+        "cookie-readable-by-js:false",
+        f"me:200:{user.username}",
+    ]
     family = RefreshTokenFamily.objects.get()
     assert family.generation == 2  # exchanged, then refreshed once per start of the app
     assert "Chrome" in family.user_agent

@@ -41,7 +41,8 @@ window.migrate = async () => {
     }
     if (response.ok) await auth.refresh();
   }
-  log.push("simplejwt-tokens-left:" + ["refresh", "access"].filter((k) => localStorage.getItem(k) !== null).length);
+  const left = ["refresh", "access"].filter((key) => localStorage.getItem(key) !== null);
+  log.push("simplejwt-tokens-left:" + left.length);
   log.push("cookie-readable-by-js:" + document.cookie.includes("tokenauth"));
   const me = await auth.fetch("/api/me/");
   log.push("me:" + me.status + ":" + (me.ok ? (await me.json()).username : ""));
