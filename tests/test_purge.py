@@ -155,17 +155,20 @@ def test_purge_deletes_a_family_refreshed_up_to_its_absolute_expiry(user: Any) -
 
 
 @pytest.mark.django_db
-def test_purge_deletes_a_family_past_its_absolute_expiry_whatever_its_idle_one(user: Any) -> None:
+def test_purge_deletes_at_exactly_the_absolute_expiry_whatever_the_idle_one(user: Any) -> None:
     # Rotation never pushes idle expiry past the absolute one; a row edited by hand (or by an
-    # older version) must still go at its absolute expiry.
+    # older version) must still go at its absolute expiry, and not a microsecond before.
     tokens = _issue(user, T0)
     RefreshTokenFamily.objects.filter(public_id=tokens.family_public_id).update(
         idle_expires_at=T0 + ABSOLUTE + IDLE
     )
 
-    out = _purge(T0 + ABSOLUTE + timedelta(seconds=1))
+    assert _purge(T0 + ABSOLUTE - timedelta(microseconds=1)).startswith("Deleted 0 expired")
+    assert _exists(tokens)
 
-    assert "Deleted 1 expired and 0 revoked families." in out
+    out = _purge(T0 + ABSOLUTE)
+
+    assert out == "Deleted 1 expired and 0 revoked families.\n"
     assert not _exists(tokens)
 
 
@@ -423,6 +426,7 @@ def _batches(**arguments: Any) -> tuple[service.PurgeResult, list[service.PurgeB
         def on_batch(batch: service.PurgeBatch) -> None:
             batches.append(batch)
             marks.append(len(_statements(queries)))
+            assert batch.number <= 100, "a walk that does not end"
 
         result = service.purge_expired(now=AFTER_IDLE, on_batch=on_batch, **arguments)
     # The first batch's statements follow the purge's one MAX(id).
@@ -683,8 +687,10 @@ def test_a_lock_held_past_the_timeout_stops_the_purge_with_what_it_committed(
 
 
 @pytest.mark.django_db(databases=["default", "auth"], transaction=True)
-def test_the_purge_runs_on_the_families_database(settings: Any) -> None:
-    settings.DATABASE_ROUTERS = ["tests.routers.AuthRouter"]
+@pytest.mark.parametrize("router", ["AuthRouter", "LaggingReplicaRouter"])
+def test_the_purge_runs_on_the_families_database(settings: Any, router: str) -> None:
+    """Reads too: a lagging replica (the router's ``db_for_read``) is never asked."""
+    settings.DATABASE_ROUTERS = [f"tests.routers.{router}"]
     owner = UserFactory()  # written to "auth" too
     expired = _issue(owner, T0)
     live = _issue(owner, T0 + timedelta(days=3))
