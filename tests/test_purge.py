@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, execute_from_command_line
 from django.db import connection, connections, transaction
 from django.db.models import F
 from django.test import Client
@@ -356,6 +356,21 @@ def test_verbosity_zero_prints_the_summary_alone(user: Any) -> None:
         out, err = _command("--verbosity", "0")
     assert out == "Deleted 1 expired and 0 revoked families.\n"
     assert err == ""
+
+
+@pytest.mark.django_db(transaction=True)  # run_from_argv closes the connections when done
+def test_the_command_runs_no_system_checks(
+    user: Any, tokenauth_settings: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From the command line (cron), as ``manage.py`` runs it: a check warning (here W003,
+    the throttle on a LocMem cache) would be mailed every night. The purge reads no setting."""
+    tokenauth_settings(LOGIN_THROTTLE_RATE="10/min")
+    _issue(user, T0)
+    with time_machine.travel(AFTER_IDLE, tick=False):
+        execute_from_command_line(["manage.py", "tokenauth_purge", "--verbosity", "0"])
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out == "Deleted 1 expired and 0 revoked families.\n"
 
 
 # --- bad arguments ----------------------------------------------------------------------------

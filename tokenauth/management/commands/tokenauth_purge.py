@@ -19,6 +19,10 @@ class Command(BaseCommand):
         "Delete expired refresh-token families, and revoked ones after --keep-revoked-days, "
         "in primary-key-range batches (a progress line per batch on stderr)."
     )
+    # No system checks: the purge reads no setting, a warning repeated in every cron mail
+    # teaches operators to skip them (``check --deploy`` belongs in the release pipeline),
+    # and loading every URLconf and view for them costs start-up time and memory.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
