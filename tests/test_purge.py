@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -696,6 +697,44 @@ def test_a_lock_held_past_the_timeout_stops_the_purge_with_what_it_committed(
     assert _left() == _public_ids(families[4:])  # the third batch rolled back whole
     assert _purge(AFTER_IDLE, "--batch-size", "2") == "Deleted 4 expired and 0 revoked families.\n"
     assert _left() == set()
+
+
+requires_postgresql = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="PostgreSQL's synchronous_commit: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/test",
+)
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+@requires_postgresql
+def test_on_postgresql_a_batch_commits_without_waiting_for_the_flush_and_only_itself(
+    transactional_db: None, user: Any
+) -> None:
+    for _ in range(5):
+        _issue(user, T0)
+    with CaptureQueriesContext(connection) as queries:
+        result = service.purge_expired(now=AFTER_IDLE, batch_size=2)
+    assert result == service.PurgeResult(expired=5, revoked=0)
+    sets = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SET LOCAL")]
+    assert sets == ["SET LOCAL synchronous_commit = off"] * 3  # one per batch
+    assert _synchronous_commit() == "on"  # the session's setting is untouched
+
+
+@requires_postgresql
+def test_inside_a_callers_transaction_its_durability_is_left_alone(
+    transactional_db: None, user: Any
+) -> None:
+    _issue(user, T0)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        service.purge_expired(now=AFTER_IDLE, batch_size=2)
+        assert _synchronous_commit() == "on"
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("SET")]
+    assert RefreshTokenFamily.objects.count() == 0
 
 
 # --- database routers ---------------------------------------------------------------------
