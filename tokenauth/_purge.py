@@ -4,8 +4,8 @@ The walk never loads a row as an object and never counts the table: each batch f
 its range ends with one index-only read of the primary key, then deletes, in a transaction of
 its own, the rows of that range that are purgeable *at that moment* (the condition is the
 DELETE's own ``WHERE``, so a family refreshed since the purge began is kept). No DELETE has a
-subquery (MariaDB refuses one on the table it deletes from) and none waits long: live traffic
-and a second purge run beside it.
+subquery (MariaDB refuses one on the table it deletes from), and each transaction holds the
+locks of one range only: live traffic and a second purge run beside it.
 """
 
 from __future__ import annotations
