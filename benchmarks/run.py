@@ -1,8 +1,9 @@
 """``make bench``: tokenauth and its peers, side by side, on SQLite and (when reachable) PostgreSQL.
 
-Each database gets its own process (``benchmarks.suite``); this module finds the services,
-runs the suites and prints one table. Figures are per operation, in-process through Django's
-WSGI handler; rounds alternate between contenders so that drift hits all of them alike.
+Each database gets its own process (``benchmarks.suite``), and PostgreSQL the purge too
+(``benchmarks.purge``); this module finds the services, runs them and prints one report.
+Figures are per operation, in-process through Django's WSGI handler; rounds alternate between
+contenders so that drift hits all of them alike.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import subprocess
 import sys
 from importlib import metadata
 from typing import Any
+
+from benchmarks import purge
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -68,6 +71,15 @@ def run_suite(database_url: str | None, redis_url: str | None, args: argparse.Na
     return json.loads(done.stdout)
 
 
+def run_purge(database_url: str, args: argparse.Namespace) -> Any:
+    """``benchmarks.purge`` in a process of its own: it times its contenders as children."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
+    env["BENCH_DATABASE_URL"] = database_url
+    command = [sys.executable, "-m", "benchmarks.purge", "--scale", args.scale]
+    done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=True)  # noqa: S603
+    return json.loads(done.stdout)
+
+
 # --- formatting ------------------------------------------------------------------------------
 
 
@@ -114,7 +126,7 @@ def markdown(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def report(results: list[dict[str, Any]], environment: str) -> str:
+def report(results: list[dict[str, Any]], environment: str, purged: Any = None) -> str:
     parts = [environment]
     header = ["library", "median", "min - max", "ops/s", "queries", "tokenauth speed ÷ this"]
     for name in results[0]["sections"]:
@@ -144,8 +156,12 @@ def report(results: list[dict[str, Any]], environment: str) -> str:
                     ],
                 )
             )
-    parts.append("\n### targets (issue 3)\n")
+    if purged is not None:
+        parts.append(purge.section(purged, markdown))
+    parts.append("\n### targets (issues 3 and 12)\n")
     parts.append(targets(results))
+    if purged is not None:
+        parts.append("\n".join(purge.targets(purged)))
     return "\n".join(parts)
 
 
@@ -226,7 +242,8 @@ def main() -> None:
     results = [run_suite(None, redis_url if redis_ok else None, args)]
     if postgres:
         results.append(run_suite(postgres_url, redis_url if redis_ok else None, args))
-    text = report(results, environment(postgres, redis_ok))
+    purged = run_purge(postgres_url, args) if postgres else None
+    text = report(results, environment(postgres, redis_ok), purged)
     print(text)
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as out:

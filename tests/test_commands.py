@@ -1,8 +1,7 @@
-"""The ``tokenauth_revoke`` and ``tokenauth_purge`` commands, through ``call_command``."""
+"""The ``tokenauth_revoke`` command, through ``call_command`` (the purge: test_purge.py)."""
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from io import StringIO
@@ -11,7 +10,6 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -175,158 +173,3 @@ def test_revoke_garbage_next_to_a_real_id_revokes_only_the_real_one(user: Any) -
     row = _row(other)
     assert row is not None
     assert row.revoked_at is None
-
-
-# --- tokenauth_purge ----------------------------------------------------------------------
-
-
-def test_purge_deletes_idle_expired_families_and_keeps_live_ones(user: Any) -> None:
-    idle_expired = _issue(user, T0)
-    live = _issue(user, T0 + timedelta(days=2))
-
-    out = _purge(T0 + IDLE + timedelta(seconds=1))
-
-    assert "Deleted 1 expired and 0 revoked families." in out
-    assert not _exists(idle_expired)
-    assert _exists(live)
-
-
-def test_purge_deletes_at_exactly_the_idle_expiry_and_not_before(user: Any) -> None:
-    # Refresh refuses a family from ``now >= idle_expires_at``: purge agrees on the boundary.
-    tokens = _issue(user, T0)
-    _purge(T0 + IDLE - timedelta(seconds=1))
-    assert _exists(tokens)
-    _purge(T0 + IDLE)
-    assert not _exists(tokens)
-
-
-def test_purge_deletes_a_family_refreshed_up_to_its_absolute_expiry(user: Any) -> None:
-    tokens = _issue(user, T0)
-    refresh_token = tokens.refresh_token
-    for day in (6, 12, 18, 24, 29):  # never idle for 7 days
-        refresh_token = service.refresh(
-            refresh_token=refresh_token, ip=None, user_agent="", now=T0 + timedelta(days=day)
-        ).refresh_token
-    row = _row(tokens)
-    assert row is not None
-    assert row.idle_expires_at == T0 + ABSOLUTE  # capped by the absolute expiry
-    fresh = _issue(user, T0 + timedelta(days=29))
-
-    assert _purge(T0 + ABSOLUTE - timedelta(seconds=1)).startswith("Deleted 0 expired")
-    assert _exists(tokens)
-
-    out = _purge(T0 + ABSOLUTE)
-
-    assert "Deleted 1 expired and 0 revoked families." in out
-    assert not _exists(tokens)
-    assert _exists(fresh)
-
-
-def test_purge_deletes_a_family_past_its_absolute_expiry_whatever_its_idle_one(user: Any) -> None:
-    # Rotation never pushes idle expiry past the absolute one; a row edited by hand (or by an
-    # older version) must still go at its absolute expiry.
-    tokens = _issue(user, T0)
-    RefreshTokenFamily.objects.filter(public_id=tokens.family_public_id).update(
-        idle_expires_at=T0 + ABSOLUTE + IDLE
-    )
-
-    out = _purge(T0 + ABSOLUTE + timedelta(seconds=1))
-
-    assert "Deleted 1 expired and 0 revoked families." in out
-    assert not _exists(tokens)
-
-
-def test_purge_keeps_recently_revoked_families_and_deletes_old_ones(user: Any) -> None:
-    recent = _issue(user, T0)
-    _revoke(recent, T0 + timedelta(days=9))  # also idle-expired: the reason it is kept is evidence
-    old = _issue(user, T0)
-    _revoke(old, T0 + timedelta(days=1))
-    live = _issue(user, T0 + timedelta(days=9))
-    now = T0 + timedelta(days=10, hours=1)
-
-    out = _purge(now, "--keep-revoked-days", "5")
-
-    assert "Deleted 0 expired and 1 revoked families." in out
-    assert _exists(recent)
-    assert not _exists(old)
-    assert _exists(live)
-
-    out = _purge(now, "--keep-revoked-days", "1")
-
-    assert "Deleted 0 expired and 1 revoked families." in out
-    assert not _exists(recent)
-    assert _exists(live)
-
-
-def test_purge_keeps_revoked_families_seven_days_by_default(user: Any) -> None:
-    recent = _issue(user, T0)
-    _revoke(recent, T0 + timedelta(days=1))
-    old = _issue(user, T0)
-    _revoke(old, T0)
-
-    out = _purge(T0 + timedelta(days=7, hours=12))
-
-    assert "Deleted 0 expired and 1 revoked families." in out
-    assert _exists(recent)
-    assert not _exists(old)
-
-
-def test_purge_works_across_several_batches(user: Any) -> None:
-    expired = [_issue(UserFactory(), T0) for _ in range(5)]
-    live = _issue(user, T0 + timedelta(days=5))
-
-    with CaptureQueriesContext(connection) as queries:
-        out = _purge(T0 + IDLE + timedelta(hours=1), "--batch-size", "2")
-
-    assert "Deleted 5 expired and 0 revoked families." in out
-    assert len(_deletes(queries)) == 3  # 2 + 2 + 1: the command passes --batch-size on
-    assert not any(_exists(tokens) for tokens in expired)
-    assert _exists(live)
-
-
-def test_purge_with_nothing_to_do_prints_zero_counts(user: Any) -> None:
-    _issue(user, T0)
-    assert "Deleted 0 expired and 0 revoked families." in _purge(T0 + timedelta(days=1))
-
-
-def test_purged_family_refresh_token_is_refused_and_nothing_else_is_revoked(
-    user: Any, client: Client
-) -> None:
-    expired = _issue(user, T0)
-    live = _issue(user, T0 + timedelta(days=5))
-    now = T0 + IDLE + timedelta(hours=1)
-    _purge(now)
-    assert not _exists(expired)
-
-    with time_machine.travel(now, tick=False):
-        refused = post_json(client, "/auth/refresh/", {"refresh_token": expired.refresh_token})
-        assert refused.status_code == 400
-        assert refused.json()["error"] == "invalid_grant"
-        assert RefreshTokenFamily.objects.filter(revoked_at__isnull=False).count() == 0
-        refreshed = post_json(client, "/auth/refresh/", {"refresh_token": live.refresh_token})
-        assert refreshed.status_code == 200, refreshed.content
-
-
-@pytest.mark.parametrize("batch_size", [1, 4, 5, 12, 100])
-def test_purge_issues_one_delete_per_batch(user: Any, batch_size: int) -> None:
-    expired_families = 12
-    for _ in range(expired_families):
-        _issue(user, T0)
-
-    with (
-        time_machine.travel(T0 + IDLE + timedelta(days=1), tick=False),
-        CaptureQueriesContext(connection) as queries,
-    ):
-        result = service.purge_expired(batch_size=batch_size)
-
-    assert result == service.PurgeResult(expired=expired_families, revoked=0)
-    deletes = _deletes(queries)
-    assert len(deletes) == math.ceil(expired_families / batch_size), deletes
-    assert RefreshTokenFamily.objects.count() == 0
-
-
-def test_purge_refuses_a_batch_size_of_zero(user: Any) -> None:
-    tokens = _issue(user, T0)
-    with time_machine.travel(T0 + ABSOLUTE, tick=False), pytest.raises((CommandError, SystemExit)):
-        _run("tokenauth_purge", "--batch-size", "0")
-    assert _exists(tokens)

@@ -1,4 +1,5 @@
-"""Deleting a live family ends its access tokens in ``cache`` mode too; the purge stays cheap.
+"""Deleting a live family ends its access tokens in ``cache`` mode too (the purge, which writes
+no marker: test_purge.py).
 
 In ``database`` mode a deleted family's access tokens are refused by the join; in ``cache``
 mode only a revocation marker can refuse them, so deleting a family one by one (the admin,
@@ -7,16 +8,12 @@ a user's deletion, ``family.delete()``) writes one on commit.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from tests.conftest import requires_redis
 from tests.factories import UserFactory
@@ -130,38 +127,3 @@ def test_deleting_a_revoked_family_writes_no_marker(
         family.delete()
 
     assert callbacks == []
-
-
-# --- the purge ----------------------------------------------------------------------------
-
-
-@pytest.mark.usefixtures("cache_mode")
-@pytest.mark.parametrize(("expired_families", "batch_size"), [(3, 100), (40, 10)])
-def test_the_purge_costs_two_statements_per_batch_whatever_the_rows(
-    user: Any, expired_families: int, batch_size: int, django_capture_on_commit_callbacks: Any
-) -> None:
-    """No per-row collection or signal: a pk SELECT and one DELETE per batch, plus the empty
-    SELECT that ends the loop, for each of the two conditions (expired, revoked long ago)."""
-    start = timezone.now() - timedelta(days=60)
-    for _ in range(expired_families):
-        service.issue_tokens(user=user, now=start)
-    live = service.issue_tokens(user=user)
-
-    with (
-        CaptureQueriesContext(connection) as queries,
-        django_capture_on_commit_callbacks(execute=False) as callbacks,
-    ):
-        result = service.purge_expired(batch_size=batch_size)
-
-    assert result == service.PurgeResult(expired=expired_families, revoked=0)
-    statements = [
-        q["sql"]
-        for q in queries.captured_queries
-        if q["sql"].lstrip().split()[0].upper() in ("SELECT", "DELETE", "UPDATE", "INSERT")
-    ]
-    batches = math.ceil(expired_families / batch_size)
-    assert len(statements) == 2 * batches + 1 + 1, statements  # revoked: just the empty SELECT
-    assert callbacks == []  # no markers: nothing it deletes has a live access token
-    assert list(RefreshTokenFamily.objects.values_list("public_id", flat=True)) == [
-        live.family_public_id
-    ]

@@ -96,6 +96,22 @@ Promise.all([
 </script></body></html>"""
 
 
+TABS_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>tokenauth tab</title></head><body>
+<script type="module">
+// One tab of tests/test_browser_tabs.py: the test drives window.auth and reads what fired.
+import { TokenAuthClient } from "/static/tokenauth/client.js";
+window.callbacks = [];
+window.events = [];
+window.auth = new TokenAuthClient({
+  baseUrl: "/auth/",
+  onSessionEnd: ({ reason }) => callbacks.push(reason),
+});
+auth.addEventListener("sessionend", (event) => events.push(event.detail.reason));
+window.ready = true;
+</script></body></html>"""
+
+
 def browser_page(request):  # type: ignore[no-untyped-def]
     return HttpResponse(BROWSER_PAGE)
 
@@ -104,9 +120,14 @@ def attack_page(request):  # type: ignore[no-untyped-def]
     return HttpResponse(ATTACK_PAGE)
 
 
+def tabs_page(request):  # type: ignore[no-untyped-def]
+    return HttpResponse(TABS_PAGE)
+
+
 urlpatterns = [
     path("browser/", browser_page),
     path("attack/", attack_page),
+    path("tabs/", tabs_page),
     path("admin/", admin.site.urls),
     path("auth/", include("tokenauth.urls")),
     path("api/me/", MeView.as_view()),

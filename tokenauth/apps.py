@@ -24,7 +24,7 @@ class TokenAuthConfig(AppConfig):
         )
         post_save.connect(receivers.apply_changes, sender=user_model, dispatch_uid="tokenauth_post")
         # A family receiver turns off Django's fast delete for families: purge_expired deletes
-        # with _raw_delete() so that it still costs one DELETE per batch.
+        # with _raw_delete() so that a batch still costs one DELETE per condition.
         post_delete.connect(
             receivers.mark_deleted_family,
             sender="tokenauth.RefreshTokenFamily",

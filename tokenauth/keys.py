@@ -15,7 +15,7 @@ from django.utils.crypto import salted_hmac
 from tokenauth.key_settings import HMAC_ALGORITHMS
 from tokenauth.settings import TokenAuthSettings, get_settings
 
-__all__ = ["Key", "KeyError_", "KeySet", "get_key_set", "jwks", "load_key_set"]
+__all__ = ["Key", "KeyError_", "KeySet", "get_key_set", "jwks", "key_id", "load_key_set"]
 
 _HS_KEY_SALT = "tokenauth.keys.access-token-signing"
 
@@ -126,6 +126,14 @@ def _load(algorithm: str, material: str | bytes, kid: str | None, *, signing: bo
             raise KeyError_(f"{algorithm} needs a secret, not a PEM or SSH key")
         return _hs_key(algorithm, secret, kid, signing=signing)
     return _asymmetric_key(algorithm, material, kid, signing=signing)
+
+
+def key_id(algorithm: str, signing_key: str | bytes) -> str:
+    """The ``kid`` that ``SIGNING_KEY_ID`` defaults to for this key: its RFC 7638 thumbprint.
+
+    Raises ``KeyError_`` when the key does not load or does not fit ``algorithm``.
+    """
+    return _load(algorithm, signing_key, None, signing=True).kid
 
 
 @functools.cache

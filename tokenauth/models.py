@@ -80,6 +80,10 @@ class RefreshTokenFamily(models.Model):
         ]
 
     def __str__(self) -> str:
+        # The username only when the row came with its user (the admin loads them together):
+        # str() must never cost a query (a user's delete page lists each of their families).
+        if RefreshTokenFamily.user.is_cached(self):
+            return f"family {self.public_id} of {self.user.get_username()}"
         return f"family {self.public_id} of user {self.user_id}"
 
     @property

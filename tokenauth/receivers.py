@@ -106,7 +106,7 @@ def mark_deleted_family(
     delete commits on the family's database (the admin, a user's deletion, the shell).
 
     A revoked family got its markers when it was revoked. ``purge_expired`` deletes without
-    this signal (see there)."""
+    this signal (see ``tokenauth._purge._delete``)."""
     if instance.revoked_at is None:
         public_id = instance.public_id
         transaction.on_commit(lambda: revocation_cache.mark_revoked([public_id]), using=using)

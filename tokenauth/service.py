@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.signals import user_logged_in
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from tokenauth import _db, keys, refresh_tokens, revocation, rotation, signals
+from tokenauth import _db, _purge, keys, refresh_tokens, revocation, rotation, signals
+from tokenauth._purge import PurgeBatch, PurgeResult
 from tokenauth.access import (
     AccessClaims,
     InvalidAccessToken,
@@ -24,7 +24,7 @@ from tokenauth.fingerprints import (
     password_fingerprint,
     password_fingerprint_matches,
 )
-from tokenauth.models import RefreshTokenFamily, RevocationReason
+from tokenauth.models import RevocationReason
 from tokenauth.rotation import IssuedTokens
 from tokenauth.settings import get_settings
 
@@ -37,6 +37,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidRefreshToken",
     "IssuedTokens",
+    "PurgeBatch",
     "PurgeResult",
     "RevocationReason",
     "Session",
@@ -294,47 +295,29 @@ def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
     return user
 
 
-@dataclass(frozen=True)
-class PurgeResult:
-    expired: int
-    revoked: int
-
-
 def purge_expired(
     *,
     now: datetime | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 10_000,
     keep_revoked_for: timedelta = timedelta(days=7),
+    dry_run: bool = False,
+    on_batch: Callable[[PurgeBatch], object] | None = None,
 ) -> PurgeResult:
-    """Delete families that can never refresh again, in batches of ``batch_size`` rows.
+    """Delete families that can never refresh again, in primary-key ranges of ``batch_size``
+    rows, each range its own transaction; ``on_batch`` hears of each once it has committed.
 
     Expired families go at once; revoked ones are kept ``keep_revoked_for`` (their reuse
-    records are evidence). A deleted family's tokens are simply unknown, never reuse.
+    records are evidence). A deleted family's tokens are simply unknown, never reuse. A dry
+    run returns what would be deleted and deletes nothing. Raises ``ValueError`` for a
+    ``batch_size`` below 1 or a negative ``keep_revoked_for``.
     """
-    now = now or timezone.now()
-    expired = Q(idle_expires_at__lte=now) | Q(absolute_expires_at__lte=now)
-    old_revoked = Q(revoked_at__lte=now - keep_revoked_for)
-    counts = [
-        _delete_in_batches(_db.families().filter(condition), batch_size)
-        for condition in (expired & Q(revoked_at__isnull=True), old_revoked)
-    ]
-    logger.info("tokenauth: purged %d expired and %d revoked families", *counts)
-    return PurgeResult(expired=counts[0], revoked=counts[1])
-
-
-def _delete_in_batches(families: QuerySet[RefreshTokenFamily], batch_size: int) -> int:
-    deleted = 0
-    while True:
-        with _db.atomic():
-            pks = list(families.values_list("pk", flat=True)[:batch_size])
-            if not pks:
-                return deleted
-            # _raw_delete (Django's own fast path): one DELETE, no post_delete per row, which
-            # mark_deleted_family would otherwise cost. No markers are needed: an expired family
-            # mints nothing, and what it minted lives to its own exp (never past the family's
-            # absolute expiry), row or no row; one revoked days ago got its markers then, and
-            # they outlived its access tokens. Nothing references a family: no cascade to run.
-            deleted += _db.families().filter(pk__in=pks)._raw_delete(_db.write_alias())
+    return _purge.purge(
+        now=now or timezone.now(),
+        batch_size=batch_size,
+        keep_revoked_for=keep_revoked_for,
+        dry_run=dry_run,
+        on_batch=on_batch,
+    )
 
 
 def public_key_set() -> dict[str, list[dict[str, str]]]:

@@ -10,10 +10,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, RequestFactory
 
 from tests.custom_user.models import EmailUser
+from tokenauth import service
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 EMAIL = "alice@example.com"
@@ -162,3 +164,20 @@ def test_database_mode_refuses_the_access_token_after_a_password_change(
     response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
 
     assert response.status_code == 401
+
+
+def test_the_admin_finds_and_names_users_by_their_username_field(email_user: EmailUser) -> None:
+    # EmailUser has no is_staff, so nobody can log in to this admin: ask the admin class itself.
+    family_admin = admin.site._registry[RefreshTokenFamily]
+    service.issue_tokens(user=email_user)
+    service.issue_tokens(user=EmailUser.objects.create_user("bob@example.net", PASSWORD))
+    request = RequestFactory().get("/admin/tokenauth/refreshtokenfamily/")
+    families = family_admin.get_queryset(request)
+
+    found, _ = family_admin.get_search_results(request, families, "alice@")
+
+    assert family_admin.get_search_fields(request)[-1:] == ["user__email__icontains"]
+    [family] = found
+    assert family.user == email_user
+    assert str(family_admin.username(family)) == "alice@<wbr>example.<wbr>com"
+    assert str(family) == f"family {family.public_id} of {EMAIL}"

@@ -4,30 +4,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { TokenAuthClient, TokenAuthError } from "../../tokenauth/static/tokenauth/client.js";
+import { clock, json, pair, server } from "./scripted_server.mjs";
 
-const json = (status, body) =>
-  new Response(body === undefined ? null : JSON.stringify(body), {
-    status,
-    headers: { "Content-Type": "application/json" },
-  });
-const pair = (n) => ({ access_token: `access-${n}`, token_type: "Bearer", expires_in: 900 });
-
-// A scripted server for every origin: routes by path (an unknown path is a 404); records every
-// request it sees. Relative URLs resolve as a browser's fetch would: against the page.
-function server(routes) {
-  const seen = [];
-  const fetchImpl = async (input, init = {}) => {
-    const request = input instanceof Request
-      ? new Request(input, init)
-      : new Request(new URL(input, globalThis.location?.href ?? "http://app.test"), init);
-    const { origin, pathname: path } = new URL(request.url);
-    const body = request.method === "POST" ? await request.text() : null;
-    const { headers } = request;
-    seen.push({ origin, path, auth: headers.get("Authorization"), body, headers });
-    return (routes[path] ?? (() => json(404, {})))(request, seen);
-  };
-  return { fetchImpl, seen };
-}
+// One page on its own, as in a browser without BroadcastChannel and Web Locks (node has no
+// navigator.locks); tabs.test.mjs has the tabs. It also keeps these tests' clients, which
+// share a baseUrl, from hearing each other.
+delete globalThis.BroadcastChannel;
 
 // The client under test, its auth endpoints on http://app.test (node has no page to resolve
 // a relative baseUrl against).
@@ -299,4 +281,268 @@ test("outside a page, a relative URL and a relative baseUrl place nothing: no to
   await auth.fetch("/x/");
 
   assert.equal(seen.at(-1).auth, null);
+});
+
+// Renewal, the end of a session, restore() and logoutAll() (DESIGN §12).
+
+const short = (n, expiresIn) => ({ ...pair(n), expires_in: expiresIn });
+
+test("a short-lived token is renewed after 80% of its life, not before every call", async (t) => {
+  const time = clock();
+  t.after(time.restore);
+  let n = 1;
+  const { fetchImpl, seen } = server({
+    "/auth/login/": () => json(200, short(1, 5)),
+    "/auth/refresh/": () => json(200, short(++n, 5)),
+    "/api/me/": anyApi,
+  });
+  const auth = client(fetchImpl);
+  await auth.login({ username: "u", password: "p" });
+
+  await auth.fetch("/api/me/");
+  time.advance(3999);
+  await auth.fetch("/api/me/");
+  time.advance(1);
+  await auth.fetch("/api/me/");
+
+  assert.deepEqual(seen.map((r) => [r.path, r.auth]), [
+    ["/auth/login/", null],
+    ["/api/me/", "Bearer access-1"],
+    ["/api/me/", "Bearer access-1"],
+    ["/auth/refresh/", null],
+    ["/api/me/", "Bearer access-2"],
+  ]);
+  assert.equal(auth.expiresAt, Date.now() + 5000);
+});
+
+test("a long-lived token is renewed a minute before it expires, at most", async (t) => {
+  const time = clock();
+  t.after(time.restore);
+  const { fetchImpl, seen } = server({
+    "/auth/login/": () => json(200, short(1, 3600)),
+    "/auth/refresh/": () => json(200, short(2, 3600)),
+    "/api/me/": anyApi,
+  });
+  const auth = client(fetchImpl);
+  await auth.login({ username: "u", password: "p" });
+
+  time.advance(3539_000);
+  await auth.fetch("/api/me/");
+  time.advance(1000);
+  await auth.fetch("/api/me/");
+
+  assert.deepEqual(seen.map((r) => r.auth ?? r.path), [
+    "/auth/login/", "Bearer access-1", "/auth/refresh/", "Bearer access-2",
+  ]);
+});
+
+test("a refused refresh ends the session once: onSessionEnd, one sessionend, no more refreshes", async () => {
+  const { fetchImpl, seen } = server({
+    "/auth/login/": () => json(200, pair(1)),
+    "/auth/refresh/": () => json(400, { error: "invalid_grant" }),
+    "/api/me/": () => json(401, { detail: "revoked" }),
+  });
+  const ended = [];
+  const auth = client(fetchImpl, { onSessionEnd: (detail) => ended.push(["callback", detail]) });
+  auth.addEventListener("sessionend", (event) => ended.push(["event", event.detail]));
+  await auth.login({ username: "u", password: "p" });
+
+  const responses = [await auth.fetch("/api/me/"), await auth.fetch("/api/me/"), await auth.fetch("/api/me/")];
+
+  assert.deepEqual(responses.map((r) => r.status), [401, 401, 401]);
+  assert.deepEqual(ended, [["callback", { reason: "invalid_grant" }], ["event", { reason: "invalid_grant" }]]);
+  assert.deepEqual(seen.map((r) => [r.path, r.auth]), [
+    ["/auth/login/", null],
+    ["/api/me/", "Bearer access-1"],
+    ["/auth/refresh/", null],
+    ["/api/me/", null], // the API's own 401: no token, no refresh
+    ["/api/me/", null],
+  ]);
+});
+
+test("without a session, only the first fetch looks for one, and nothing fires", async () => {
+  const { fetchImpl, seen } = server({
+    "/auth/refresh/": () => json(400, { error: "invalid_request" }),
+    "/api/me/": () => json(401, {}),
+  });
+  const auth = client(fetchImpl);
+  let fired = 0;
+  auth.addEventListener("sessionend", () => fired++);
+
+  await auth.fetch("/api/me/");
+  await auth.fetch("/api/me/");
+
+  assert.deepEqual(seen.map((r) => r.path), ["/auth/refresh/", "/api/me/", "/api/me/"]);
+  assert.equal(fired, 0);
+});
+
+test("a 503 on renewal keeps the token that still works, and the session", async (t) => {
+  const time = clock();
+  t.after(time.restore);
+  const { fetchImpl, seen } = server({
+    "/auth/login/": () => json(200, short(1, 100)),
+    "/auth/refresh/": () => json(503, { error: "temporarily_unavailable" }),
+    "/api/me/": anyApi,
+  });
+  const auth = client(fetchImpl);
+  let fired = 0;
+  auth.addEventListener("sessionend", () => fired++);
+  await auth.login({ username: "u", password: "p" });
+  time.advance(90_000);
+
+  const response = await auth.fetch("/api/me/");
+
+  assert.equal(response.status, 200);
+  assert.deepEqual(seen.map((r) => r.auth ?? r.path), ["/auth/login/", "/auth/refresh/", "Bearer access-1"]);
+  assert.equal(auth.isAuthenticated, true);
+  assert.equal(fired, 0);
+});
+
+test("restore() resolves true with a session, false without one or offline, and never rejects", async () => {
+  const answers = [json(200, pair(1)), json(400, { error: "invalid_grant" })];
+  const { fetchImpl } = server({ "/auth/refresh/": () => answers.shift() });
+  const offline = async () => {
+    throw new TypeError("Failed to fetch");
+  };
+
+  assert.equal(await client(fetchImpl).restore(), true);
+  assert.equal(await client(fetchImpl).restore(), false);
+  assert.equal(await client(offline).restore(), false);
+});
+
+test("restore() with a fresh token in memory asks nothing", async () => {
+  const { fetchImpl, seen } = server({ "/auth/login/": () => json(200, pair(1)) });
+  const auth = client(fetchImpl);
+  await auth.login({ username: "u", password: "p" });
+
+  assert.equal(await auth.restore(), true);
+  assert.equal(seen.length, 1);
+});
+
+test("logoutAll() sends the access token to logout-all/, then clears the cookie with logout/", async () => {
+  const { fetchImpl, seen } = server({
+    "/auth/login/": () => json(200, pair(1)),
+    "/auth/logout-all/": (request) => new Response(null, { status: request.headers.get("Authorization") ? 204 : 401 }),
+    "/auth/logout/": () => new Response(null, { status: 204 }),
+  });
+  const auth = client(fetchImpl);
+  await auth.login({ username: "u", password: "p" });
+
+  await auth.logoutAll();
+
+  assert.deepEqual(seen.map((r) => [r.path, r.auth]), [
+    ["/auth/login/", null],
+    ["/auth/logout-all/", "Bearer access-1"],
+    ["/auth/logout/", null],
+  ]);
+  assert.equal(auth.isAuthenticated, false);
+});
+
+test("a refused logoutAll() throws the server's error", async () => {
+  const { fetchImpl, seen } = server({
+    "/auth/login/": () => json(200, pair(1)),
+    "/auth/logout-all/": () => json(401, { detail: "revoked" }),
+  });
+  const auth = client(fetchImpl);
+  await auth.login({ username: "u", password: "p" });
+
+  await assert.rejects(auth.logoutAll(), (error) => error instanceof TokenAuthError && error.status === 401);
+  assert.deepEqual(seen.map((r) => r.path), ["/auth/login/", "/auth/logout-all/"]);
+});
+
+// Credentials: the refresh cookie must travel to a baseUrl on another origin (DESIGN §12).
+
+test("token requests are credentialed when baseUrl is another origin, same-origin otherwise", async () => {
+  const { fetchImpl, seen } = server({ "/auth/login/": () => json(200, pair(1)) });
+
+  await onPage("http://localhost:5173/", async () => {
+    await new TokenAuthClient({ baseUrl: "/auth/", fetch: fetchImpl }).login({});
+    await new TokenAuthClient({ baseUrl: "http://localhost:5173/auth/", fetch: fetchImpl }).login({});
+    await new TokenAuthClient({ baseUrl: "http://localhost:8000/auth/", fetch: fetchImpl }).login({});
+    await new TokenAuthClient({ baseUrl: "https://localhost:5173/auth/", fetch: fetchImpl }).login({});
+  });
+
+  assert.deepEqual(seen.map((r) => [r.origin, r.credentials]), [
+    ["http://localhost:5173", "same-origin"],
+    ["http://localhost:5173", "same-origin"],
+    ["http://localhost:8000", "include"],
+    ["https://localhost:5173", "include"],
+  ]);
+});
+
+test("auth.fetch() leaves the caller's credentials alone", async () => {
+  const { fetchImpl, seen } = server({ "/auth/login/": () => json(200, pair(1)), "/x/": anyApi });
+
+  await onPage("http://localhost:5173/", async () => {
+    const auth = new TokenAuthClient({ baseUrl: "http://localhost:8000/auth/", fetch: fetchImpl });
+    await auth.login({});
+    await auth.fetch("http://localhost:8000/x/");
+    await auth.fetch("http://localhost:8000/x/", { credentials: "omit" });
+  });
+
+  assert.deepEqual(seen.slice(1).map((r) => [r.auth, r.credentials]), [
+    ["Bearer access-1", "same-origin"], // fetch()'s own default
+    ["Bearer access-1", "omit"],
+  ]);
+});
+
+test("bad options throw at construction; dpop is not supported yet", () => {
+  const { fetchImpl } = server({});
+  assert.throws(() => client(fetchImpl, { dpop: true }), /dpop is not supported/);
+  assert.throws(() => client(fetchImpl, { onSessionEnd: "reload" }), /onSessionEnd must be a function/);
+  assert.doesNotThrow(() => client(fetchImpl, { dpop: false, onSessionEnd: undefined }));
+});
+
+test("restore() sends no request in a browser that has had no session, and one after a login", async () => {
+  const store = new Map();
+  globalThis.localStorage = {
+    getItem: (key) => (store.has(key) ? store.get(key) : null),
+    setItem: (key, value) => store.set(key, String(value)),
+    removeItem: (key) => store.delete(key),
+  };
+  try {
+    const { fetchImpl, seen } = server({
+      "/auth/login/": () => json(200, pair(1)),
+      "/auth/refresh/": () => json(200, pair(2)),
+      "/auth/logout/": () => json(204),
+    });
+    const baseUrl = "http://app.test/auth/";
+    assert.equal(await new TokenAuthClient({ baseUrl, fetch: fetchImpl }).restore(), false);
+    assert.deepEqual(seen, []);
+
+    await new TokenAuthClient({ baseUrl, fetch: fetchImpl }).login({ username: "u", password: "p" });
+    assert.equal([...store.values()].join(), "1"); // a hint only: no token in storage
+    const reloaded = new TokenAuthClient({ baseUrl, fetch: fetchImpl });
+    assert.equal(await reloaded.restore(), true);
+    assert.equal(seen.at(-1).path, "/auth/refresh/");
+
+    await reloaded.logout();
+    const count = seen.length;
+    assert.equal(await new TokenAuthClient({ baseUrl, fetch: fetchImpl }).restore(), false);
+    assert.equal(seen.length, count);
+  } finally {
+    delete globalThis.localStorage;
+  }
+});
+
+test("restore() asks the server when storage throws (blocked), as without storage", async () => {
+  globalThis.localStorage = {
+    getItem: () => {
+      throw new Error("SecurityError");
+    },
+    setItem: () => {
+      throw new Error("SecurityError");
+    },
+    removeItem: () => {
+      throw new Error("SecurityError");
+    },
+  };
+  try {
+    const { fetchImpl, seen } = server({ "/auth/refresh/": () => json(200, pair(1)) });
+    const client = new TokenAuthClient({ baseUrl: "http://app.test/auth/", fetch: fetchImpl });
+    assert.equal(await client.restore(), true);
+    assert.deepEqual(seen.map((r) => r.path), ["/auth/refresh/"]);
+  } finally {
+    delete globalThis.localStorage;
+  }
 });

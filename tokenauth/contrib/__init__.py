@@ -1,1 +1,1 @@
-"""Integrations with other packages, each imported only when its package is installed."""
+"""Optional integrations; each subpackage imports its third-party library, nothing else does."""

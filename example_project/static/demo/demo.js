@@ -184,14 +184,13 @@ async function logOut() {
 }
 
 async function logOutEverywhere() {
-  // With client.js's logoutAll(), these two requests are one line: await auth.logoutAll();
-  const response = await auth.fetch(`${authUrl}logout-all/`, { method: "POST" });
-  if (!response.ok && response.status !== 401) {
-    say(`POST ${authUrl}logout-all/ answered ${response.status}.`);
+  loggedIn = false;
+  try {
+    await auth.logoutAll();
+  } catch (error) {
+    showLogin(`Logged out here; the server said: ${error.message}`);
     return;
   }
-  loggedIn = false;
-  await auth.logout().catch(() => undefined); // the family is revoked already: clears the cookie
   showLogin("Logged out everywhere: every session of this user is revoked.");
 }
 
@@ -216,9 +215,9 @@ $("logout").addEventListener("click", () => logOut());
 $("logout-all").addEventListener("click", () => logOutEverywhere());
 $("reload-sessions").addEventListener("click", () => showSessions());
 
-// Resume the session the refresh cookie holds, if any. With client.js's restore(), this line
-// becomes:  const resumed = await auth.restore();
-const resumed = await auth.refresh().then(() => true, () => false);
+// Resume the session the refresh cookie holds, if any (no request at all in a browser that has
+// had no session since its last logout).
+const resumed = await auth.restore();
 if (resumed) {
   say("Session resumed from the refresh cookie.");
   await enterSession();
