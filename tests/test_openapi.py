@@ -52,13 +52,29 @@ PROTECTED = {
 }
 
 
-def run_spectacular(settings_module: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+SPECTACULAR = """
+import sys
+for name in sys.argv[1:]:
+    sys.modules[name] = None  # as if it were not installed: importing it fails
+from django.core.management import execute_from_command_line
+execute_from_command_line(["manage.py", "spectacular", "--validate", "--fail-on-warn",
+                           "--file", "schema.yaml"])
+"""
+
+
+def run_spectacular(
+    settings_module: str, tmp_path: Path, *, missing: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``manage.py spectacular --validate --fail-on-warn``, with the named packages missing."""
     environment = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    command = ["manage.py", "spectacular", "--validate", "--fail-on-warn", "--file"]
     return subprocess.run(  # noqa: S603  # our own interpreter and arguments
-        [sys.executable, *command, str(tmp_path / "schema.yaml")],
-        cwd=ROOT,
-        env={**environment, "DJANGO_SETTINGS_MODULE": settings_module},
+        [sys.executable, "-c", SPECTACULAR, *missing],
+        cwd=tmp_path,
+        env={
+            **environment,
+            "DJANGO_SETTINGS_MODULE": settings_module,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), environment.get("PYTHONPATH", "")]),
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -66,15 +82,29 @@ def run_spectacular(settings_module: str, tmp_path: Path) -> subprocess.Complete
     )
 
 
-@pytest.mark.parametrize("settings_module", ["tests.openapi_settings", "example_project.settings"])
-def test_spectacular_validate_fail_on_warn_is_clean(settings_module: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("settings_module", "missing"),
+    [
+        ("tests.openapi_settings", ()),
+        ("tests.openapi_settings", ("rest_framework_simplejwt",)),
+        ("example_project.settings", ()),
+    ],
+)
+def test_spectacular_validate_fail_on_warn_is_clean(
+    settings_module: str, missing: tuple[str, ...], tmp_path: Path
+) -> None:
     """drf-spectacular set up as its docs say, and nothing else: the test project (its own
-    views documented too) and the example project."""
-    completed = run_spectacular(settings_module, tmp_path)
+    views documented too, and the simplejwt contrib's when simplejwt is installed: without it,
+    no warning about the contrib's extensions either) and the example project."""
+    completed = run_spectacular(settings_module, tmp_path, missing=missing)
 
     assert completed.returncode == 0, completed.stderr
     assert "Warning" not in completed.stderr and "Error" not in completed.stderr, completed.stderr
-    assert "securitySchemes" in (tmp_path / "schema.yaml").read_text()
+    schema = (tmp_path / "schema.yaml").read_text()
+    assert "securitySchemes" in schema
+    assert ("tokenauth_simplejwt_exchange" in schema) is (
+        settings_module == "tests.openapi_settings" and not missing
+    )
 
 
 NOT_INSTALLED = """
@@ -591,3 +621,67 @@ def test_refresh_describes_the_grace_window_the_settings_give(
 
     assert ("retry" in description) is (said is not None)
     assert said is None or said in description
+
+
+@pytest.mark.urls("tests.urls_simplejwt")
+def test_the_simplejwt_contrib_is_documented_and_answers_as_documented(
+    openapi: Any, client: Client, user: Any
+) -> None:
+    pytest.importorskip("rest_framework_simplejwt", reason="needs djangorestframework-simplejwt")
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    schema = openapi()
+    found = operations(schema)
+    exchange = "/auth/simplejwt/exchange/"
+
+    assert found["post", exchange]["operationId"] == "tokenauth_simplejwt_exchange"
+    from tokenauth.contrib.simplejwt import views as simplejwt_views
+
+    for internal in (
+        simplejwt_views.SimpleJWTExchangeView,
+        simplejwt_views.SimpleJWTRefreshSerializer,
+    ):
+        assert json.dumps(inspect.cleandoc(internal.__doc__ or "x"))[1:-1] not in json.dumps(schema)
+    # The transition class takes the same header: one Bearer, named once.
+    assert found["get", "/api/transition/me/"]["security"] == [{"Bearer": []}]
+    assert set(schema["components"]["securitySchemes"]) == {"Bearer"}
+    answers = [
+        (post_json(client, exchange, {"refresh": str(RefreshToken.for_user(user))}), 200),
+        (post_json(client, exchange, {"refresh": "not.a.jwt"}), 400),
+        (post_json(client, exchange, {}), 400),
+        (post_form(client, exchange, {"refresh": "x"}), 415),
+        (post_json(client, exchange, BIG), 413),
+    ]
+    for response, status in answers:
+        assert response.status_code == status, response.content
+        conforms(schema, "post", exchange, response)
+    simplejwt_access = str(RefreshToken.for_user(user).access_token)
+    me = client.get("/api/transition/me/", **bearer(simplejwt_access))
+    assert me.status_code == 200
+    conforms(schema, "get", "/api/transition/me/", me)
+
+
+def test_the_simplejwt_transition_class_alone_is_a_scheme_of_its_own(settings: Any) -> None:
+    pytest.importorskip("rest_framework_simplejwt", reason="needs djangorestframework-simplejwt")
+    from django.urls import path
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+
+    from tests.urls import MeView
+    from tokenauth.contrib.simplejwt.authentication import SimpleJWTTransitionAuthentication
+
+    class OnlySimpleJWT(MeView):
+        authentication_classes = [SimpleJWTTransitionAuthentication]
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    }
+    GENERATOR_STATS.reset()
+    patterns = [path("old/", OnlySimpleJWT.as_view()), path("new/", MeView.as_view())]
+    schema = SchemaGenerator(patterns=patterns).get_schema(request=None, public=True)
+
+    assert not GENERATOR_STATS, GENERATOR_STATS._warn_cache
+    assert schema["paths"]["/old/"]["get"]["security"] == [{"SimpleJWTBearer": []}]
+    assert schema["paths"]["/new/"]["get"]["security"] == [{"Bearer": []}]
+    assert set(schema["components"]["securitySchemes"]) == {"Bearer", "SimpleJWTBearer"}

@@ -66,6 +66,14 @@ TOKEN_REQUEST = PolymorphicProxySerializer(
 )
 
 
+class TokenauthSimpleJWTExchange(serializers.Serializer[Any]):
+    """simplejwt's own refresh body."""
+
+    refresh = serializers.CharField(
+        min_length=1, max_length=8192, help_text="A refresh token that simplejwt issued."
+    )
+
+
 class TokenauthTokenResponse(serializers.Serializer[Any]):
     """RFC 6749 §5.1."""
 

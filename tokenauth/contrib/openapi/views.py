@@ -64,7 +64,7 @@ def _grace_note() -> str:
     )
 
 
-def _cookie_note() -> str:
+def cookie_note() -> str:
     if not cookies.enabled():
         return ""
     return (
@@ -75,7 +75,7 @@ def _cookie_note() -> str:
     )
 
 
-class _Operation(OpenApiViewExtension):
+class Operation(OpenApiViewExtension):
     """One tokenauth view, documented: ``operation()`` gives ``extend_schema``'s arguments."""
 
     method = "post"
@@ -88,7 +88,7 @@ class _Operation(OpenApiViewExtension):
         return extend_schema_view(**{self.method: extend_schema(**self.operation())})(view)
 
 
-class _Login(_Operation):
+class _Login(Operation):
     target_class = views.LoginView
 
     def operation(self) -> dict[str, Any]:
@@ -107,7 +107,7 @@ class _Login(_Operation):
             "description": (
                 f"Checks `{username}` and `password` and starts a new session: a refresh "
                 "token for `refresh/` and a short-lived access token for the API. Each login "
-                "is its own session, listed by `sessions/` and ended by `logout/`." + _cookie_note()
+                "is its own session, listed by `sessions/` and ended by `logout/`." + cookie_note()
             ),
             "request": {JSON: LoginSerializer},
             "responses": {**token_responses(cookies.enabled()), **error_responses(failures)},
@@ -119,7 +119,7 @@ class _Login(_Operation):
         }
 
 
-class _Refresh(_Operation):
+class _Refresh(Operation):
     target_class = views.RefreshView
 
     def operation(self) -> dict[str, Any]:
@@ -139,7 +139,7 @@ class _Refresh(_Operation):
                 "token for the same session. Each refresh token works once: presenting a "
                 "spent one again revokes the whole session (reuse detection)"
                 + _grace_note()
-                + _cookie_note()
+                + cookie_note()
             ),
             "request": {JSON: TokenauthCookieRefresh if cookie_mode else TokenauthRefresh},
             "responses": {**token_responses(cookie_mode), **error_responses(failures)},
@@ -151,7 +151,7 @@ class _Refresh(_Operation):
         }
 
 
-class _Token(_Operation):
+class _Token(Operation):
     target_class = views.TokenView
 
     def operation(self) -> dict[str, Any]:
@@ -185,7 +185,7 @@ class _Token(_Operation):
         }
 
 
-class _Logout(_Operation):
+class _Logout(Operation):
     target_class = views.LogoutView
 
     def operation(self) -> dict[str, Any]:
@@ -203,7 +203,7 @@ class _Logout(_Operation):
             "description": (
                 "Ends the refresh token's session: its refresh token and, at once, its access "
                 "tokens stop working. The answer is 204 whether or not the token was genuine."
-                + _cookie_note()
+                + cookie_note()
             ),
             "request": {JSON: TokenauthCookieRefresh if cookie_mode else TokenauthRefresh},
             "responses": {
@@ -217,7 +217,7 @@ class _Logout(_Operation):
         }
 
 
-class _LogoutAll(_Operation):
+class _LogoutAll(Operation):
     target_class = views.LogoutAllView
 
     def operation(self) -> dict[str, Any]:
@@ -235,7 +235,7 @@ class _LogoutAll(_Operation):
         }
 
 
-class _Revoke(_Operation):
+class _Revoke(Operation):
     target_class = views.RevokeView
 
     def operation(self) -> dict[str, Any]:
@@ -257,7 +257,7 @@ class _Revoke(_Operation):
         }
 
 
-class _Sessions(_Operation):
+class _Sessions(Operation):
     target_class = views.SessionListView
     method = "get"
 
@@ -278,7 +278,7 @@ class _Sessions(_Operation):
         }
 
 
-class _Session(_Operation):
+class _Session(Operation):
     target_class = views.SessionDetailView
     method = "delete"
 
@@ -310,7 +310,7 @@ class _Session(_Operation):
         }
 
 
-class _JWKS(_Operation):
+class _JWKS(Operation):
     target_class = views.JWKSView
     method = "get"
 
