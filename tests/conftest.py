@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 from django.db import connection
+from django.db.models import Manager, QuerySet
 from django.test import Client
 
 from tests.factories import PASSWORD, UserFactory
@@ -52,6 +53,25 @@ def _empty_cache() -> Iterator[None]:
     caches["default"].clear()
     yield
     caches["default"].clear()
+
+
+class _HidesEveryUser(Manager[Any]):
+    def get_queryset(self) -> QuerySet[Any]:
+        return super().get_queryset().none()
+
+
+@pytest.fixture
+def hidden_users(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project's default user manager that filters users out (soft deletion, tenants):
+    tokenauth must still see the users it issued tokens to."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    manager = _HidesEveryUser()
+    manager.model = user_model
+    manager.name = "hidden"
+    monkeypatch.setitem(user_model._meta.__dict__, "default_manager", manager)
+    assert not user_model._default_manager.exists()
 
 
 @pytest.fixture

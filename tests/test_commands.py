@@ -109,6 +109,16 @@ def test_revoke_user_stops_access_and_refresh_tokens(user: Any, client: Client) 
     assert response.json()["error"] == "invalid_grant"
 
 
+def test_revoke_user_finds_a_user_the_default_manager_hides(user: Any, hidden_users: None) -> None:
+    live = _issue(user)
+
+    out = _run("tokenauth_revoke", "--user", user.username)
+
+    assert "Revoked 1 families." in out
+    row = _row(live)
+    assert row is not None and row.revocation_reason == RevocationReason.COMMAND
+
+
 def test_revoke_user_with_no_live_family_prints_zero(user: Any) -> None:
     assert "Revoked 0 families." in _run("tokenauth_revoke", "--user", user.username)
 

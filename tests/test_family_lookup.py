@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import OperationalError, connections, transaction
-from django.db.models import Manager, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
@@ -481,22 +480,6 @@ def test_a_database_error_while_compiling_is_raised_not_taken_for_a_changed_djan
 
 
 # The user model's base manager, whatever its default manager hides.
-
-
-class _HidesEveryUser(Manager[Any]):
-    def get_queryset(self) -> QuerySet[Any]:
-        return super().get_queryset().none()
-
-
-@pytest.fixture
-def hidden_users(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A project's default user manager that filters users out (soft deletion, tenants)."""
-    user_model = get_user_model()
-    manager = _HidesEveryUser()
-    manager.model = user_model
-    manager.name = "hidden"
-    monkeypatch.setitem(user_model._meta.__dict__, "default_manager", manager)
-    assert not user_model._default_manager.exists()
 
 
 @pytest.mark.parametrize("orm_path", [False, True], ids=["compiled", "orm-path"])

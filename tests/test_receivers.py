@@ -97,6 +97,30 @@ def test_password_change_revokes_all_the_users_families(
         _refresh(mine_a)
 
 
+@pytest.mark.parametrize("change", ["password", "deactivation"])
+def test_a_default_manager_that_hides_the_user_does_not_hide_the_change(
+    user: Any,
+    sessions: tuple[IssuedTokens, IssuedTokens, IssuedTokens],
+    hidden_users: None,
+    change: str,
+    committed: Callable[[], Any],
+) -> None:
+    """Soft deletion, tenants: the row being overwritten is read through the base manager."""
+    mine_a, mine_b, _ = sessions
+
+    with committed():
+        if change == "password":
+            user.set_password("a brand new password")
+        else:
+            user.is_active = False
+        user.save()
+
+    reason = (
+        RevocationReason.PASSWORD_CHANGED if change == "password" else RevocationReason.DEACTIVATED
+    )
+    assert _reasons(mine_a, mine_b) == [reason] * 2
+
+
 @pytest.mark.parametrize("change", ["set_password", "set_unusable_password"])
 def test_password_change_from_an_outdated_hash_still_revokes(
     db: None, settings: Any, change: str

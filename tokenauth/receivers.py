@@ -69,8 +69,9 @@ def remember_changes(
         return  # e.g. update_last_login: no query
     # AbstractBaseUser's is_active is a plain True unless the model adds the column.
     columns = [f for f in ("password", "is_active") if _is_column(sender, f)]
-    # The row being overwritten, from the database the save writes to (never a replica).
-    old = sender._default_manager.using(using).filter(pk=instance.pk).values(*columns).first()
+    # The row being overwritten, from the database the save writes to (never a replica), past
+    # any default manager that hides users (soft deletion, tenants).
+    old = sender._base_manager.using(using).filter(pk=instance.pk).values(*columns).first()
     if old is None:
         return
     pending: dict[str, str] = {}

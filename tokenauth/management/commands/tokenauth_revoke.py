@@ -25,7 +25,9 @@ class Command(BaseCommand):
         if user is not None:
             user_model = get_user_model()
             try:
-                account = user_model._default_manager.get_by_natural_key(user)
+                # The base manager: a default manager that hides users (soft deletion) must
+                # not hide them from the operator revoking their sessions.
+                account = user_model._base_manager.get(**{user_model.USERNAME_FIELD: user})
             except user_model.DoesNotExist:
                 raise CommandError(f"No user {user!r}.") from None
             count = service.revoke_user(user=account, reason=RevocationReason.COMMAND)
