@@ -668,3 +668,95 @@ def test_settings_override_reloads_the_keys() -> None:
 
     assert jwt.get_unverified_header(_issue())["kid"] == first_kid
     assert_refused(overridden)
+
+
+# --- what verification keeps between tokens follows settings and keys at once -------------
+
+
+def test_a_new_key_under_the_same_kid_refuses_old_tokens_at_once() -> None:
+    base = {"SIGNING_KEY_ID": "k1"}
+    with override_settings(
+        TOKENAUTH={**base, "SIGNING_KEY": "first-signing-key-0123456789-abcdef"}
+    ):
+        old = _issue()
+        assert _decode_at(old).user_id == "42"  # the verifier for kid k1 is now prepared
+    with override_settings(
+        TOKENAUTH={**base, "SIGNING_KEY": "second-signing-key-0123456789-abcde"}
+    ):
+        new = _issue()
+        assert jwt.get_unverified_header(new)["kid"] == jwt.get_unverified_header(old)["kid"]
+        assert _decode_at(new).user_id == "42"
+        assert_refused(old)
+    with override_settings(
+        TOKENAUTH={**base, "SIGNING_KEY": "first-signing-key-0123456789-abcdef"}
+    ):
+        assert _decode_at(old).user_id == "42"
+        assert_refused(new)
+
+
+def test_issuer_and_audience_settings_apply_to_the_next_token(tokenauth_settings: Any) -> None:
+    plain = _issue()
+    assert _decode_at(plain).user_id == "42"
+
+    tokenauth_settings(ISSUER="https://issuer.example")
+    assert_refused(plain)
+    with_issuer = _issue()
+    assert _decode_at(with_issuer).user_id == "42"
+
+    tokenauth_settings(AUDIENCE=["https://a.example", "https://b.example"])
+    assert_refused(with_issuer)
+    assert _decode_at(_issue()).user_id == "42"
+    assert _decode_at(
+        _forge(payload=_claims(iss="https://issuer.example", aud="https://b.example"))
+    )
+    assert_refused(_forge(payload=_claims(iss="https://issuer.example", aud="https://c.example")))
+
+
+def test_dropping_a_verifying_key_refuses_its_tokens_at_once(tokenauth_settings: Any) -> None:
+    old_secret = "the-previous-signing-key-0123456789-abc"
+    tokenauth_settings(SIGNING_KEY=old_secret, SIGNING_KEY_ID="old")
+    old = _issue()
+    tokenauth_settings(
+        SIGNING_KEY="the-current-signing-key-0123456789-abcd",
+        SIGNING_KEY_ID="new",
+        VERIFYING_KEYS=[{"kid": "old", "algorithm": "HS256", "key": old_secret}],
+    )
+    assert _decode_at(old).user_id == "42"
+
+    tokenauth_settings(VERIFYING_KEYS=[])
+
+    assert_refused(old)
+
+
+# --- refusals: a valid signature in a spelling or header we do not issue ------------------
+
+
+def test_signature_in_a_non_canonical_base64url_spelling_is_refused() -> None:
+    access_token = _issue()
+    signing_input, _, signature = access_token.rpartition(".")
+    assert len(signature) % 4 == 3  # HS256: 32 bytes, so the last character has 2 unused bits
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = alphabet[alphabet.index(signature[-1]) ^ 1]  # same bytes, another string
+    same_bytes = f"{signing_input}.{signature[:-1]}{twin}"
+    assert base64.urlsafe_b64decode(
+        same_bytes.rpartition(".")[2] + "="
+    ) == base64.urlsafe_b64decode(signature + "=")
+
+    assert _decode_at(access_token).user_id == "42"
+    assert_refused(same_bytes)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"crit": ["exp"]}, {"crit": ["b64"], "b64": False}, {"b64": False}, {"crit": []}],
+    ids=["crit", "crit-b64", "b64-false", "crit-empty"],
+)
+def test_header_with_critical_or_unencoded_payload_members_is_refused(
+    extra: dict[str, Any],
+) -> None:
+    assert_refused(_forge(_header(**extra)))
+
+
+def test_signature_segment_of_an_impossible_length_is_refused() -> None:
+    access_token = _issue()
+    assert_refused(access_token + "A" * (4 - len(access_token.rpartition(".")[2]) % 4 + 1))
