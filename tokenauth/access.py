@@ -122,9 +122,9 @@ class _Decoder:
     reload on ``setting_changed``), so ``override_settings`` and key rotation apply at once.
     """
 
-    conf: TokenAuthSettings
-    key_set: KeySet
-    verifiers: dict[str, _Verifier]
+    conf: TokenAuthSettings = field(repr=False)  # SIGNING_KEY is in its repr
+    key_set: KeySet = field(repr=False)
+    verifiers: dict[str, _Verifier] = field(repr=False)
     issuer: str | None
     audience: tuple[str, ...] | None
     leeway: float
@@ -133,11 +133,11 @@ class _Decoder:
     def build(cls, conf: TokenAuthSettings, key_set: KeySet) -> _Decoder:
         verifiers = {}
         for kid, key in key_set.by_kid.items():
-            algorithm = jwt.get_algorithm_by_name(key.algorithm)
             try:
+                algorithm = jwt.get_algorithm_by_name(key.algorithm)
                 prepared_key = algorithm.prepare_key(key.verifying_key)
-            except jwt.PyJWTError:  # as PyJWT would refuse it per token: its tokens are refused
-                continue
+            except (jwt.PyJWTError, NotImplementedError):  # jwt.decode refused these per token:
+                continue  # so are this key's tokens (unknown key id)
             verifiers[kid] = _Verifier(key.algorithm, algorithm, prepared_key)
         audience = (conf.audience,) if isinstance(conf.audience, str) else conf.audience
         return cls(conf, key_set, verifiers, conf.issuer, audience, conf.leeway.total_seconds())
