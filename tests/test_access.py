@@ -760,3 +760,78 @@ def test_header_with_critical_or_unencoded_payload_members_is_refused(
 def test_signature_segment_of_an_impossible_length_is_refused() -> None:
     access_token = _issue()
     assert_refused(access_token + "A" * (4 - len(access_token.rpartition(".")[2]) % 4 + 1))
+
+
+# --- the registered claims: refused exactly where jwt.decode refuses them -----------------
+
+_NOW_S = int(NOW.timestamp())
+_instants = st.one_of(
+    st.sampled_from([_NOW_S + d for d in (-31, -30, -29, -1, 0, 1, 29, 30, 31)]),  # the edges
+    st.integers(min_value=_NOW_S - 60, max_value=_NOW_S + 60),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([None, True, str(_NOW_S), "soon", [], {}]),
+)
+_names = st.one_of(
+    st.sampled_from([None, "https://issuer.example", "https://a.example", "https://b.example", ""]),
+    st.lists(st.sampled_from(["https://a.example", "https://b.example", "https://c.example", 7])),
+    st.integers(),
+)
+_HOSTILE = {"iat": _instants, "exp": _instants, "nbf": _instants, "iss": _names, "aud": _names}
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    claim=st.sampled_from(sorted(_HOSTILE)),
+    data=st.data(),
+    issuer=st.sampled_from([None, "https://issuer.example"]),
+    audience=st.sampled_from(
+        [None, "https://a.example", ("https://a.example", "https://b.example")]
+    ),
+    leeway=st.sampled_from([0, 30]),
+)
+def test_registered_claims_are_refused_where_jwt_decode_refuses_them(
+    claim: str, data: Any, issuer: Any, audience: Any, leeway: int
+) -> None:
+    # One claim hostile, the others as the settings want them.
+    claims: dict[str, Any] = _claims()
+    claims.update(iss=issuer, aud=audience if isinstance(audience, str) else list(audience or []))
+    claims[claim] = data.draw(_HOSTILE[claim], label=claim)
+    setting = {"ISSUER": issuer, "AUDIENCE": audience, "LEEWAY": timedelta(seconds=leeway)}
+    with override_settings(TOKENAUTH=setting), time_machine.travel(NOW, tick=False):
+        access_token = _forge(payload=json.dumps(claims, allow_nan=True).encode())
+        signing = keys.get_key_set().signing
+        try:
+            jwt.decode(
+                access_token,
+                signing.verifying_key,
+                algorithms=[signing.algorithm],
+                options={"require": ["exp", "iat", "sub", "sid"]},
+                audience=list(audience) if isinstance(audience, tuple) else audience,
+                issuer=issuer,
+                leeway=leeway,
+            )
+            pyjwt_accepts = True
+        except (jwt.PyJWTError, TypeError):
+            pyjwt_accepts = False
+        try:
+            decode_access_token(access_token)
+            we_accept = True
+        except InvalidAccessToken:
+            we_accept = False
+    assert we_accept <= pyjwt_accepts  # no check lost
+    if claim not in ("iat", "exp") or type(claims[claim]) is int:  # iat/exp: ints only, by us
+        assert we_accept == pyjwt_accepts  # and none added
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_iat_and_nbf_in_the_future_are_accepted_within_the_leeway_only(
+    tokenauth_settings: Any, claim: str
+) -> None:
+    soon = _forge(payload=_claims(**{claim: _NOW_S + 20}))
+    assert_refused(soon)
+
+    tokenauth_settings(LEEWAY=timedelta(seconds=30))
+
+    assert _decode_at(soon).user_id == "42"
+    assert_refused(_forge(payload=_claims(**{claim: _NOW_S + 31})))
