@@ -1,7 +1,8 @@
 """Profile one tokenauth operation with cProfile: ``python -m benchmarks.profile refresh``.
 
-Operations: ``auth`` (a database-mode authenticated request), ``verify``, ``refresh``,
-``login``. Set ``BENCH_DATABASE_URL`` / ``BENCH_REDIS_URL`` as for the suite.
+Operations: ``auth`` (a database-mode authenticated request), ``auth-cache`` and
+``auth-none`` (the same in those modes), ``verify``, ``refresh``, ``login``. Set
+``BENCH_DATABASE_URL`` / ``BENCH_REDIS_URL`` as for the suite.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ def operations() -> dict[str, Callable[[], Callable[[], object]]]:
         access = suite.tokenauth_login(suite._user("profile-auth").username)["access_token"]
         return lambda: expect(call("GET", "/api/tokenauth/", bearer=access))
 
+    def in_mode(mode: str) -> Callable[[], Callable[[], object]]:
+        def make() -> Callable[[], object]:
+            suite._revocation(mode)().enable()  # for the rest of this process
+            return auth()
+
+        return make
+
     def verify() -> Callable[[], object]:
         access = suite.tokenauth_login(suite._user("profile-verify").username)["access_token"]
         return lambda: decode_access_token(access)
@@ -36,12 +44,19 @@ def operations() -> dict[str, Callable[[], Callable[[], object]]]:
         name = suite._user("profile-login").username
         return lambda: suite.tokenauth_login(name)
 
-    return {"auth": auth, "verify": verify, "refresh": refresh, "login": login}
+    return {
+        "auth": auth,
+        "auth-cache": in_mode("cache"),
+        "auth-none": in_mode("none"),
+        "verify": verify,
+        "refresh": refresh,
+        "login": login,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("operation", choices=["auth", "verify", "refresh", "login"])
+    parser.add_argument("operation", choices=list(operations()))
     parser.add_argument("-n", type=int, default=2000, help="operations to profile")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--limit", type=int, default=40)

@@ -74,6 +74,11 @@ if os.environ.get("BENCH_REDIS_URL"):
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# tokenauth's cache mode on an in-process cache too, whatever the default is (issue 9's target).
+CACHES["locmem"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "tokenauth-bench-locmem",
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

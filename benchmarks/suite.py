@@ -25,7 +25,10 @@ import jwt  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.test import RequestFactory  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
+from rest_framework.authentication import BaseAuthentication  # noqa: E402
+from rest_framework.request import Request  # noqa: E402
 
 from benchmarks.harness import Contender, Reply, call, expect, run_alternating, summary  # noqa: E402
 
@@ -41,11 +44,11 @@ def _fast_hasher() -> Any:
     return override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
 
 
-def _revocation(mode: str) -> Callable[[], Any]:
+def _revocation(mode: str, **extra: object) -> Callable[[], Any]:
     from django.conf import settings
 
     return lambda: override_settings(
-        TOKENAUTH={**settings.TOKENAUTH, "ACCESS_TOKEN_REVOCATION": mode}
+        TOKENAUTH={**settings.TOKENAUTH, "ACCESS_TOKEN_REVOCATION": mode, **extra}
     )
 
 
@@ -121,15 +124,24 @@ def authenticated_request(rounds: int, ops: int) -> list[Contender]:
     def get(path: str, **credentials: Any) -> Callable[[], Callable[[], object]]:
         return lambda: lambda: expect(call("GET", path, **credentials))
 
-    def tokenauth(mode: str, view: str, label: str = "", note: str = "") -> Contender:
+    def tokenauth(
+        mode: str, view: str, label: str = "", note: str = "", **extra: object
+    ) -> Contender:
         name = f"tokenauth ({mode}){label}"
-        return Contender(name, get(view, bearer=access), True, note=note, context=_revocation(mode))
+        context = _revocation(mode, **extra)
+        return Contender(name, get(view, bearer=access), True, note=note, context=context)
 
     no_user = "the view reads only pk, so no user is loaded"
     loads_user = "request.user.get_username()"
+    in_process = []
+    if _cache_backend() != "LocMem":  # issue 9's target is on an in-process cache
+        in_process = [
+            tokenauth("cache", "/api/tokenauth/", " on LocMem", no_user, CACHE_ALIAS="locmem")
+        ]
     contenders = [
         tokenauth("database", "/api/tokenauth/"),
         tokenauth("cache", "/api/tokenauth/", note=f"{_cache_backend()}; {no_user}"),
+        *in_process,
         tokenauth("none", "/api/tokenauth/", note=f"no revocation check; {no_user}"),
         tokenauth("cache", "/api/tokenauth-username/", ", view loads the user", loads_user),
         tokenauth("none", "/api/tokenauth-username/", ", view loads the user", loads_user),
@@ -179,6 +191,69 @@ def verification(rounds: int, ops: int) -> list[Contender]:
         ),
         Contender("simplejwt AccessToken()", lambda: lambda: AccessToken(simplejwt_access)),
         Contender("jwt.decode (limit)", lambda: raw_decode, note="same token, same key"),
+    ]
+    run_alternating(contenders, rounds=rounds, ops_per_round=ops, warmup=200)
+    return contenders
+
+
+class JWTDecodeAuthentication(BaseAuthentication):
+    """The limit for an authentication class: read the Bearer header, one ``jwt.decode``, and
+    nothing else (no typ, kid, iss, aud or pk check, no user)."""
+
+    def __init__(self) -> None:
+        from tokenauth.keys import get_key_set
+
+        self.key = get_key_set().signing
+
+    def authenticate(self, request: Request) -> tuple[Any, Any]:
+        access_token = request.META["HTTP_AUTHORIZATION"].split()[1]
+        payload = jwt.decode(
+            access_token,
+            self.key.verifying_key,
+            algorithms=[self.key.algorithm],
+            options={"require": ["exp", "iat", "sub", "sid"]},
+        )
+        return payload["sub"], payload
+
+
+def authentication_class(rounds: int, ops: int) -> list[Contender]:
+    """``authenticate()`` alone on one prepared request: what each class adds to a request."""
+    from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
+
+    from tokenauth.authentication import AccessTokenAuthentication
+
+    user = _user("authentication-class")
+    with _fast_hasher():
+        access = tokenauth_login(user.username)["access_token"]
+        simplejwt_access = simplejwt_login(user.username)["access"]
+    factory = RequestFactory()
+
+    def authenticate(authentication: type[BaseAuthentication], bearer: str) -> Any:
+        def make() -> Callable[[], object]:
+            request = Request(factory.get("/", HTTP_AUTHORIZATION=f"Bearer {bearer}"))
+            authenticator = authentication()
+            return lambda: authenticator.authenticate(request)
+
+        return make
+
+    tokenauth = authenticate(AccessTokenAuthentication, access)
+    contenders = [
+        Contender("tokenauth (none)", tokenauth, True, context=_revocation("none")),
+        Contender(
+            "tokenauth (cache) on LocMem",
+            tokenauth,
+            True,
+            context=_revocation("cache", CACHE_ALIAS="locmem"),
+        ),
+        Contender(
+            "simplejwt JWTStatelessUserAuthentication",
+            authenticate(JWTStatelessUserAuthentication, simplejwt_access),
+        ),
+        Contender(
+            "jwt.decode class (limit)",
+            authenticate(JWTDecodeAuthentication, access),
+            note="same token, same key",
+        ),
     ]
     run_alternating(contenders, rounds=rounds, ops_per_round=ops, warmup=200)
     return contenders
@@ -362,6 +437,7 @@ def main() -> None:
         database = connection.vendor
         sections: dict[str, Any] = {
             "authenticated request": authenticated_request(rounds=7, ops=n(1000)),
+            "authentication class alone": authentication_class(rounds=7, ops=n(5000)),
             "verify access token": verification(rounds=7, ops=n(5000)),
             "refresh with rotation": refresh_with_rotation(rounds=7, ops=n(200)),
             "login, fast hasher (MD5)": login(rounds=7, ops=n(50), hasher="md5"),

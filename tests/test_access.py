@@ -668,3 +668,170 @@ def test_settings_override_reloads_the_keys() -> None:
 
     assert jwt.get_unverified_header(_issue())["kid"] == first_kid
     assert_refused(overridden)
+
+
+# --- what verification keeps between tokens follows settings and keys at once -------------
+
+
+def test_a_new_key_under_the_same_kid_refuses_old_tokens_at_once() -> None:
+    base = {"SIGNING_KEY_ID": "k1"}
+    with override_settings(
+        TOKENAUTH={**base, "SIGNING_KEY": "first-signing-key-0123456789-abcdef"}
+    ):
+        old = _issue()
+        assert _decode_at(old).user_id == "42"  # the verifier for kid k1 is now prepared
+    with override_settings(
+        TOKENAUTH={**base, "SIGNING_KEY": "second-signing-key-0123456789-abcde"}
+    ):
+        new = _issue()
+        assert jwt.get_unverified_header(new)["kid"] == jwt.get_unverified_header(old)["kid"]
+        assert _decode_at(new).user_id == "42"
+        assert_refused(old)
+    with override_settings(
+        TOKENAUTH={**base, "SIGNING_KEY": "first-signing-key-0123456789-abcdef"}
+    ):
+        assert _decode_at(old).user_id == "42"
+        assert_refused(new)
+
+
+def test_issuer_and_audience_settings_apply_to_the_next_token(tokenauth_settings: Any) -> None:
+    plain = _issue()
+    assert _decode_at(plain).user_id == "42"
+
+    tokenauth_settings(ISSUER="https://issuer.example")
+    assert_refused(plain)
+    with_issuer = _issue()
+    assert _decode_at(with_issuer).user_id == "42"
+
+    tokenauth_settings(AUDIENCE=["https://a.example", "https://b.example"])
+    assert_refused(with_issuer)
+    assert _decode_at(_issue()).user_id == "42"
+    assert _decode_at(
+        _forge(payload=_claims(iss="https://issuer.example", aud="https://b.example"))
+    )
+    assert_refused(_forge(payload=_claims(iss="https://issuer.example", aud="https://c.example")))
+
+
+def test_dropping_a_verifying_key_refuses_its_tokens_at_once(tokenauth_settings: Any) -> None:
+    old_secret = "the-previous-signing-key-0123456789-abc"
+    tokenauth_settings(SIGNING_KEY=old_secret, SIGNING_KEY_ID="old")
+    old = _issue()
+    tokenauth_settings(
+        SIGNING_KEY="the-current-signing-key-0123456789-abcd",
+        SIGNING_KEY_ID="new",
+        VERIFYING_KEYS=[{"kid": "old", "algorithm": "HS256", "key": old_secret}],
+    )
+    assert _decode_at(old).user_id == "42"
+
+    tokenauth_settings(VERIFYING_KEYS=[])
+
+    assert_refused(old)
+
+
+# --- refusals: a valid signature in a spelling or header we do not issue ------------------
+
+
+def test_signature_in_a_non_canonical_base64url_spelling_is_refused() -> None:
+    access_token = _issue()
+    signing_input, _, signature = access_token.rpartition(".")
+    assert len(signature) % 4 == 3  # HS256: 32 bytes, so the last character has 2 unused bits
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twin = alphabet[alphabet.index(signature[-1]) ^ 1]  # same bytes, another string
+    same_bytes = f"{signing_input}.{signature[:-1]}{twin}"
+    assert base64.urlsafe_b64decode(
+        same_bytes.rpartition(".")[2] + "="
+    ) == base64.urlsafe_b64decode(signature + "=")
+
+    assert _decode_at(access_token).user_id == "42"
+    assert_refused(same_bytes)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"crit": ["exp"]}, {"crit": ["b64"], "b64": False}, {"b64": False}, {"crit": []}],
+    ids=["crit", "crit-b64", "b64-false", "crit-empty"],
+)
+def test_header_with_critical_or_unencoded_payload_members_is_refused(
+    extra: dict[str, Any],
+) -> None:
+    assert_refused(_forge(_header(**extra)))
+
+
+def test_signature_segment_of_an_impossible_length_is_refused() -> None:
+    access_token = _issue()
+    assert_refused(access_token + "A" * (4 - len(access_token.rpartition(".")[2]) % 4 + 1))
+
+
+# --- the registered claims: refused exactly where jwt.decode refuses them -----------------
+
+_NOW_S = int(NOW.timestamp())
+_instants = st.one_of(
+    st.sampled_from([_NOW_S + d for d in (-31, -30, -29, -1, 0, 1, 29, 30, 31)]),  # the edges
+    st.integers(min_value=_NOW_S - 60, max_value=_NOW_S + 60),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([None, True, str(_NOW_S), "soon", [], {}]),
+)
+_names = st.one_of(
+    st.sampled_from([None, "https://issuer.example", "https://a.example", "https://b.example", ""]),
+    st.lists(st.sampled_from(["https://a.example", "https://b.example", "https://c.example", 7])),
+    st.integers(),
+)
+_HOSTILE = {"iat": _instants, "exp": _instants, "nbf": _instants, "iss": _names, "aud": _names}
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    claim=st.sampled_from(sorted(_HOSTILE)),
+    data=st.data(),
+    issuer=st.sampled_from([None, "https://issuer.example"]),
+    audience=st.sampled_from(
+        [None, "https://a.example", ("https://a.example", "https://b.example")]
+    ),
+    leeway=st.sampled_from([0, 30]),
+)
+def test_registered_claims_are_refused_where_jwt_decode_refuses_them(
+    claim: str, data: Any, issuer: Any, audience: Any, leeway: int
+) -> None:
+    # One claim hostile, the others as the settings want them.
+    claims: dict[str, Any] = _claims()
+    claims.update(iss=issuer, aud=audience if isinstance(audience, str) else list(audience or []))
+    claims[claim] = data.draw(_HOSTILE[claim], label=claim)
+    setting = {"ISSUER": issuer, "AUDIENCE": audience, "LEEWAY": timedelta(seconds=leeway)}
+    with override_settings(TOKENAUTH=setting), time_machine.travel(NOW, tick=False):
+        access_token = _forge(payload=json.dumps(claims, allow_nan=True).encode())
+        signing = keys.get_key_set().signing
+        try:
+            jwt.decode(
+                access_token,
+                signing.verifying_key,
+                algorithms=[signing.algorithm],
+                options={"require": ["exp", "iat", "sub", "sid"]},
+                audience=list(audience) if isinstance(audience, tuple) else audience,
+                issuer=issuer,
+                leeway=leeway,
+            )
+            pyjwt_accepts = True
+        except (jwt.PyJWTError, TypeError):
+            pyjwt_accepts = False
+        try:
+            decode_access_token(access_token)
+            we_accept = True
+        except InvalidAccessToken:
+            we_accept = False
+    assert we_accept <= pyjwt_accepts  # no check lost
+    if claim not in ("iat", "exp") or type(claims[claim]) is int:  # iat/exp: ints only, by us
+        assert we_accept == pyjwt_accepts  # and none added
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_iat_and_nbf_in_the_future_are_accepted_within_the_leeway_only(
+    tokenauth_settings: Any, claim: str
+) -> None:
+    soon = _forge(payload=_claims(**{claim: _NOW_S + 20}))
+    assert_refused(soon)
+
+    tokenauth_settings(LEEWAY=timedelta(seconds=30))
+
+    assert _decode_at(soon).user_id == "42"
+    assert_refused(_forge(payload=_claims(**{claim: _NOW_S + 31})))

@@ -385,6 +385,51 @@ def test_cache_mode_sub_that_is_not_a_pk_is_a_401_not_a_500(
     _assert_invalid_token(_get(client, ME, access_token))
 
 
+def _token_with_sub(user: Any, sid: str, sub: str) -> str:
+    now = timezone.now()
+    return encode_access_token(
+        user_id=sub,
+        family_public_id=sid,
+        password_version=password_fingerprint(user.password),
+        now=now,
+        expires_at=now + timedelta(minutes=5),
+    )
+
+
+@pytest.mark.parametrize(
+    "sub",
+    ["9223372036854775808", "-9223372036854775809", "4.2e1", "0x2a", "not-a-number"],
+    ids=["above-bigint", "below-bigint", "float", "hex", "text"],
+)
+def test_none_mode_sub_that_no_pk_can_be_is_refused_every_time(
+    none_mode: None, client: Client, user: Any, login: Any, sub: str
+) -> None:
+    # The pk cleaning is cached; a refusal must not be, nor leak into another sub's pk.
+    access_token = login(user)["access_token"]
+    bad = _token_with_sub(user, _sid(access_token), sub)
+
+    for _ in range(2):
+        _assert_invalid_token(_get(client, WHOAMI, bad))
+        response = _get(client, WHOAMI, access_token)
+        assert response.status_code == 200, response.content
+        assert response.json()["id"] == user.pk
+
+
+def test_none_mode_each_sub_gets_its_own_pk(
+    none_mode: None, user: Any, django_assert_num_queries: Any
+) -> None:
+    other = UserFactory()
+    requests = [
+        Request(RequestFactory().get(WHOAMI, HTTP_AUTHORIZATION=f"Bearer {access_token_for(u)}"))
+        for u in (user, other, user, other)
+    ]
+
+    with django_assert_num_queries(0):
+        pks = [AccessTokenAuthentication().authenticate(r)[0].pk for r in requests]  # type: ignore[index]
+
+    assert pks == [user.pk, other.pk, user.pk, other.pk]
+
+
 def test_cache_mode_marker_outlives_the_token_by_the_leeway(
     tokenauth_settings: Any, client: Client, user: Any, login: Any, committed: Any
 ) -> None:

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import json
 import re
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 import jwt
+from jwt.algorithms import Algorithm
 
-from tokenauth.keys import get_key_set
+from tokenauth.keys import KeySet, get_key_set
 from tokenauth.refresh_tokens import is_public_id
-from tokenauth.settings import get_settings
+from tokenauth.settings import TokenAuthSettings, get_settings
 
 __all__ = ["AccessClaims", "InvalidAccessToken", "decode_access_token", "encode_access_token"]
 
@@ -80,49 +82,142 @@ def decode_access_token(access_token: str) -> AccessClaims:
     """
     if len(access_token) > MAX_ACCESS_TOKEN_LENGTH or not _JWS_SHAPE.fullmatch(access_token):
         raise InvalidAccessToken("malformed token")
-    conf = get_settings()
+    decoder = _current_decoder()
+    header_segment, payload_segment, signature_segment = access_token.split(".")
+    kid, typ, alg = _parse_header(header_segment)
+    verifier = decoder.verifiers.get(kid) if isinstance(kid, str) else None
+    if verifier is None:
+        raise InvalidAccessToken("unknown key id")
+    if not isinstance(typ, str) or typ.lower() not in _TYP:
+        raise InvalidAccessToken("not an access token")
+    if alg != verifier.algorithm_name:  # RFC 8725 §3.1: the key's algorithm, never the header's
+        raise InvalidAccessToken("The specified alg value is not allowed")
+    signature = _segment(signature_segment)
+    signing_input = access_token[: len(header_segment) + 1 + len(payload_segment)].encode("ascii")
     try:
-        kid, typ = _unverified_header(access_token)
-        key = get_key_set().by_kid.get(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise InvalidAccessToken("unknown key id")
-        if not isinstance(typ, str) or typ.lower() not in _TYP:
-            raise InvalidAccessToken("not an access token")
-        payload = jwt.decode(
-            access_token,
-            key.verifying_key,
-            algorithms=[key.algorithm],
-            options={"require": _REQUIRED},
-            audience=conf.audience,  # a list: a token for any of its audiences
-            issuer=conf.issuer,
-            leeway=conf.leeway,
-        )
-    except (jwt.PyJWTError, TypeError) as exc:
+        valid = verifier.algorithm.verify(signing_input, verifier.prepared_key, signature)
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:
         raise InvalidAccessToken(str(exc) or type(exc).__name__) from exc
+    if not valid:
+        raise InvalidAccessToken("Signature verification failed")
+    payload = _json_object(_segment(payload_segment))
+    decoder.check_registered_claims(payload)
     return _claims(payload)
 
 
-def _unverified_header(access_token: str) -> tuple[object, object]:
-    """The JOSE header's ``kid`` and ``typ``, read only to pick the key; PyJWT parses and
-    checks the whole header again.
+@dataclass(frozen=True)
+class _Verifier:
+    """One verifying key as PyJWT's algorithm object wants it, prepared once, not per token."""
 
-    Not ``jwt.get_unverified_header``, which also decodes the payload and signature: that was
-    a third of the verification time (see benchmarks/). Every token a key signs has the same
-    header, so its parse is cached.
+    algorithm_name: str
+    algorithm: Algorithm
+    prepared_key: Any = field(repr=False)  # an HS* key is a secret
+
+
+@dataclass(frozen=True)
+class _Decoder:
+    """What verification needs from the settings and the keys, worked out when either changes.
+
+    Built again whenever ``get_settings()`` or ``get_key_set()`` hands out a new object (both
+    reload on ``setting_changed``), so ``override_settings`` and key rotation apply at once.
     """
-    return _parse_header(access_token.partition(".")[0])
+
+    conf: TokenAuthSettings = field(repr=False)  # SIGNING_KEY is in its repr
+    key_set: KeySet = field(repr=False)
+    verifiers: dict[str, _Verifier] = field(repr=False)
+    issuer: str | None
+    audience: tuple[str, ...] | None
+    leeway: float
+
+    @classmethod
+    def build(cls, conf: TokenAuthSettings, key_set: KeySet) -> _Decoder:
+        verifiers = {}
+        for kid, key in key_set.by_kid.items():
+            try:
+                algorithm = jwt.get_algorithm_by_name(key.algorithm)
+                prepared_key = algorithm.prepare_key(key.verifying_key)
+            except (jwt.PyJWTError, NotImplementedError):  # jwt.decode refused these per token:
+                continue  # so are this key's tokens (unknown key id)
+            verifiers[kid] = _Verifier(key.algorithm, algorithm, prepared_key)
+        audience = (conf.audience,) if isinstance(conf.audience, str) else conf.audience
+        return cls(conf, key_set, verifiers, conf.issuer, audience, conf.leeway.total_seconds())
+
+    def check_registered_claims(self, payload: dict[str, object]) -> None:
+        """RFC 7519 §4.1's checks, as ``jwt.decode`` makes them: required claims, ``iat``,
+        ``nbf`` and ``exp`` with the leeway, then ``iss`` and ``aud`` when configured."""
+        for claim in _REQUIRED:
+            if payload.get(claim) is None:
+                raise InvalidAccessToken(f'Token is missing the "{claim}" claim')
+        now = time.time()
+        if _numeric_date(payload, "iat") > now + self.leeway:
+            raise InvalidAccessToken("The token is not yet valid (iat)")
+        if "nbf" in payload and _numeric_date(payload, "nbf") > now + self.leeway:
+            raise InvalidAccessToken("The token is not yet valid (nbf)")
+        if _numeric_date(payload, "exp") <= now - self.leeway:
+            raise InvalidAccessToken("Signature has expired")
+        if self.issuer is not None and payload.get("iss") != self.issuer:
+            raise InvalidAccessToken("Invalid issuer")
+        aud = payload.get("aud")
+        if self.audience is None:
+            if aud:  # a token for some audience, and we are none
+                raise InvalidAccessToken("Invalid audience")
+            return
+        audiences = [aud] if isinstance(aud, str) else aud
+        if not (aud and isinstance(audiences, list) and all(isinstance(a, str) for a in audiences)):
+            raise InvalidAccessToken("Invalid audience")
+        if not any(audience in audiences for audience in self.audience):
+            raise InvalidAccessToken("Audience doesn't match")
+
+
+_decoder: _Decoder | None = None
+
+
+def _current_decoder() -> _Decoder:
+    global _decoder
+    conf, key_set = get_settings(), get_key_set()
+    decoder = _decoder
+    if decoder is None or decoder.conf is not conf or decoder.key_set is not key_set:
+        decoder = _decoder = _Decoder.build(conf, key_set)  # one assignment: thread-safe
+    return decoder
+
+
+def _numeric_date(payload: dict[str, object], claim: str) -> int:
+    try:
+        return int(cast(Any, payload[claim]))  # as PyJWT: anything int() takes; _claims is stricter
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidAccessToken(f"{claim} must be an integer") from None
+
+
+def _segment(segment: str) -> bytes:
+    """RFC 7515 §2 base64url, strictly: no padding (``_JWS_SHAPE``) and one spelling only, so
+    no two token strings carry the same signature."""
+    try:
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except ValueError:  # binascii.Error: a length no encoding has
+        raise InvalidAccessToken("malformed token") from None
+    if base64.urlsafe_b64encode(data).rstrip(b"=") != segment.encode("ascii"):
+        raise InvalidAccessToken("malformed token")
+    return data
+
+
+def _json_object(data: bytes) -> dict[str, object]:
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # bad UTF-8 or JSON
+        raise InvalidAccessToken("malformed token") from exc
+    if not isinstance(value, dict):
+        raise InvalidAccessToken("malformed token")
+    return value
 
 
 @functools.lru_cache(maxsize=64)
-def _parse_header(segment: str) -> tuple[object, object]:
-    """Cached, so it returns an immutable pair, never the dict itself."""
-    try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error, RecursionError) as exc:  # bad base64, UTF-8 or JSON
-        raise InvalidAccessToken("malformed header") from exc
-    if not isinstance(header, dict):
-        raise InvalidAccessToken("malformed header")
-    return header.get("kid"), header.get("typ")
+def _parse_header(segment: str) -> tuple[object, object, object]:
+    """The JOSE header's ``kid``, ``typ`` and ``alg``. Every token a key signs has the same
+    header, so its parse is cached (an immutable triple, never the dict itself)."""
+    header = _json_object(_segment(segment))
+    if "crit" in header or header.get("b64", True) is not True:
+        raise InvalidAccessToken("unsupported header")  # RFC 7515 §4.1.11: we understand none
+    return header.get("kid"), header.get("typ"), header.get("alg")
 
 
 def _claims(payload: dict[str, object]) -> AccessClaims:
@@ -134,6 +229,7 @@ def _claims(payload: dict[str, object]) -> AccessClaims:
         raise InvalidAccessToken("malformed sub or sid")
     if not (isinstance(jti, str) and isinstance(iat, int) and isinstance(exp, int)):
         raise InvalidAccessToken("malformed claims")
+    # The non-reserved claims (``AccessClaims.extra``) are collected here, from ``payload``.
     return AccessClaims(
         user_id=sub,
         family_public_id=sid,

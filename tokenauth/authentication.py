@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from django.apps import apps as django_apps
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -51,11 +54,11 @@ class AccessTokenAuthentication(BaseAuthentication):
         except InvalidAccessToken as exc:
             logger.info("tokenauth: access token refused: %r", str(exc))
             self._fail(request, "The access token is invalid or expired.")
-        mode = get_settings().access_token_revocation
-        if mode == "database":
+        conf = get_settings()
+        if conf.access_token_revocation == "database":
             return self._database_user(request, claims), claims
-        if mode == "cache":
-            self._check_cache(request, claims)
+        if conf.access_token_revocation == "cache":
+            self._check_cache(request, claims, conf.cache_failure)
         try:
             return LazyUser(claims.user_id, password_version=claims.password_version), claims
         except ValidationError:
@@ -84,12 +87,12 @@ class AccessTokenAuthentication(BaseAuthentication):
             self._fail(request, "The access token has been revoked.")
         return user
 
-    def _check_cache(self, request: Request, claims: AccessClaims) -> None:
+    def _check_cache(self, request: Request, claims: AccessClaims, cache_failure: str) -> None:
         try:
             revoked = revocation_cache.is_revoked(claims.family_public_id)
         except revocation_cache.CacheUnavailable as exc:
             logger.error("tokenauth: revocation cache unreadable: %r", exc)
-            if get_settings().cache_failure == "closed":
+            if cache_failure == "closed":
                 self._fail(request, "The access token cannot be checked right now.")
             return  # CACHE_FAILURE "open": availability over prompt revocation
         if revoked:
@@ -117,6 +120,18 @@ def _load_user(pk: Any, password_version: str | None) -> AbstractBaseUser:
     return user
 
 
+@functools.lru_cache(maxsize=1024)
+def _clean_pk(user_model_label: str, user_id: str) -> Any:
+    """``sub`` as the user model's pk: to_python plus the field's range validators, so no query
+    sees a bad pk; raises ``ValidationError``.
+
+    Cached (refusals are not): the same few users call again and again, and cleaning a string
+    gives the same pk every time. The label is in the key so a swapped user model cleans anew.
+    """
+    user_model = django_apps.get_model(user_model_label, require_ready=False)
+    return user_model._meta.pk.clean(user_id, None)
+
+
 if TYPE_CHECKING:
     _LazyBase = SimpleLazyObject[AbstractBaseUser]
 else:
@@ -131,8 +146,7 @@ class LazyUser(_LazyBase):
     refused at that load (401); None checks nothing."""
 
     def __init__(self, user_id: str, *, password_version: str | None = None) -> None:
-        # clean(): to_python plus the field's range validators, so no query sees a bad pk.
-        pk = get_user_model()._meta.pk.clean(user_id, None)
+        pk = _clean_pk(django_settings.AUTH_USER_MODEL, user_id)
         super().__init__(lambda: _load_user(pk, password_version))
         self.__dict__["_pk"] = pk  # LazyObject.__setattr__ would load the user
 
