@@ -244,7 +244,7 @@ def test_exchange_starts_one_family_with_the_clients_ip_and_agent(
     assert family.ip_address == "203.0.113.9"
     assert family.user_agent == "MigratingApp/2.0"
     assert family.generation == 0
-    assert issued == [{"user": user, "family_public_id": family.public_id}]
+    assert issued == [{"user_id": user.pk, "family_public_id": family.public_id}]
     assert [session.public_id for session in service.live_families(user=user)] == [family.public_id]
     assert body["refresh_token"].startswith("tkrt_")
 

@@ -105,7 +105,7 @@ def rotate(
     # On grace: the same successor the first caller got; no row, expiry or last_used_at changes.
     revocation.send_on_commit(
         signals.token_refreshed,
-        user=family.user,
+        user_id=family.user_id,
         family_public_id=family.public_id,
         generation=family.generation,
         grace=verdict == "grace",
