@@ -10,19 +10,22 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib import admin
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import include, path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tests.admin_pages import CHANGELIST, staff
 from tests.conftest import post_json
-from tests.factories import PASSWORD
-from tokenauth import service, testing
-from tokenauth.access import RESERVED_CLAIMS
+from tests.factories import PASSWORD, UserFactory
+from tests.test_admin_actions import _choose, _confirm
+from tokenauth import service, signals, testing
+from tokenauth.access import RESERVED_CLAIMS, decode_access_token
 from tokenauth.checks import check_settings
 from tokenauth.extensions import RESERVED_RESPONSE_FIELDS
-from tokenauth.models import RefreshTokenFamily
+from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.settings import get_settings
 
 
@@ -35,6 +38,7 @@ class ClaimsView(APIView):
 
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("auth/", include("tokenauth.urls")),
     path("api/claims/", ClaimsView.as_view()),
 ]
@@ -331,3 +335,189 @@ def test_a_hook_that_takes_the_user_is_clean(tokenauth_settings: Any, hook: Any)
     tokenauth_settings(ACCESS_TOKEN_CLAIMS=hook, TOKEN_RESPONSE_FIELDS=hook)
 
     assert check_settings() == []
+
+
+# --- signals: the same arguments on every path (DESIGN §9) ------------------------------
+
+SIGNAL_ARGUMENTS = {  # beyond sender, user_id and family_public_id
+    "token_issued": set(),
+    "token_refreshed": {"generation", "grace"},
+    "family_revoked": {"reason"},
+    "refresh_token_reused": {"ip", "user_agent"},
+}
+
+
+@pytest.fixture
+def sent() -> Any:
+    """Every tokenauth signal sent, as (name, kwargs) in order."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    for name in SIGNAL_ARGUMENTS:
+
+        def _receiver(_name: str = name, **kwargs: Any) -> None:
+            kwargs.pop("signal")
+            events.append((_name, kwargs))
+
+        getattr(signals, name).connect(_receiver, weak=False, dispatch_uid=f"test-ext-{name}")
+    yield events
+    for name in SIGNAL_ARGUMENTS:
+        getattr(signals, name).disconnect(dispatch_uid=f"test-ext-{name}")
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Any:
+    """Run what the block queued for after commit (the test's transaction never commits)."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def _taken(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """The events so far, emptied; each has exactly its signal's arguments and no token."""
+    taken = list(events)
+    events.clear()
+    for name, kwargs in taken:
+        assert set(kwargs) == {"sender", "user_id", "family_public_id"} | SIGNAL_ARGUMENTS[name]
+        assert kwargs["sender"] is RefreshTokenFamily
+        assert not any("tkrt_" in str(value) or "eyJ" in str(value) for value in kwargs.values())
+    return [(name, {k: v for k, v in kw.items() if k != "sender"}) for name, kw in taken]
+
+
+def _sid(body: dict[str, Any]) -> str:
+    """The family public id of a token body (the access token's ``sid``)."""
+    return decode_access_token(body["access_token"]).family_public_id
+
+
+def _bearer(body: dict[str, Any]) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {body['access_token']}"}
+
+
+def test_login_refresh_and_grace_signal_with_the_same_arguments(
+    client: Client, user: Any, sent: Any, committed: Any
+) -> None:
+    with committed():
+        login = _login(client, user).json()
+    assert _taken(sent) == [("token_issued", {"user_id": user.pk, "family_public_id": _sid(login)})]
+
+    with committed():
+        post_json(client, "/auth/refresh/", {"refresh_token": login["refresh_token"]})
+    with committed():
+        post_json(client, "/auth/refresh/", {"refresh_token": login["refresh_token"]})  # grace
+
+    base = {"user_id": user.pk, "family_public_id": _sid(login), "generation": 1}
+    assert _taken(sent) == [
+        ("token_refreshed", {**base, "grace": False}),
+        ("token_refreshed", {**base, "grace": True}),
+    ]
+
+
+def test_logout_sends_one_family_revoked(
+    client: Client, user: Any, sent: Any, committed: Any
+) -> None:
+    login = _login(client, user).json()
+    sent.clear()
+
+    with committed():
+        response = post_json(client, "/auth/logout/", {"refresh_token": login["refresh_token"]})
+
+    assert response.status_code == 204
+    assert _taken(sent) == [
+        (
+            "family_revoked",
+            {
+                "user_id": user.pk,
+                "family_public_id": _sid(login),
+                "reason": RevocationReason.LOGOUT,
+            },
+        )
+    ]
+
+
+def test_logout_all_with_three_families_sends_three_family_revoked(
+    client: Client, user: Any, sent: Any, committed: Any
+) -> None:
+    bodies = [_login(client, user).json() for _ in range(3)]
+    _login(client, UserFactory())  # a stranger's family: no signal
+    sent.clear()
+
+    with committed():
+        response = client.post("/auth/logout-all/", **_bearer(bodies[0]))
+
+    assert response.status_code == 204
+    taken = _taken(sent)
+    assert sorted(taken, key=lambda event: event[1]["family_public_id"]) == sorted(
+        (
+            (
+                "family_revoked",
+                {"user_id": user.pk, "family_public_id": _sid(body), "reason": "logout_all"},
+            )
+            for body in bodies
+        ),
+        key=lambda event: event[1]["family_public_id"],
+    )
+
+
+def test_reuse_sends_refresh_token_reused_with_the_attempts_ip_and_agent(
+    client: Client, user: Any, sent: Any, committed: Any
+) -> None:
+    login = _login(client, user).json()
+    post_json(client, "/auth/refresh/", {"refresh_token": login["refresh_token"]})
+    sent.clear()
+    thief = {"REMOTE_ADDR": "198.51.100.7", "HTTP_USER_AGENT": "thief/1.0"}
+
+    with committed():
+        response = post_json(
+            client, "/auth/refresh/", {"refresh_token": login["refresh_token"]}, **thief
+        )
+
+    assert response.status_code == 400
+    ids = {"user_id": user.pk, "family_public_id": _sid(login)}
+    assert sorted(_taken(sent)) == [
+        ("family_revoked", {**ids, "reason": RevocationReason.REUSE_DETECTED}),
+        ("refresh_token_reused", {**ids, "ip": "198.51.100.7", "user_agent": "thief/1.0"}),
+    ]
+
+
+def test_a_password_change_sends_one_family_revoked_per_family(
+    client: Client, user: Any, sent: Any, committed: Any
+) -> None:
+    bodies = [_login(client, user).json() for _ in range(2)]
+    sent.clear()
+
+    with committed():
+        user.set_password("a brand new password")
+        user.save()
+
+    assert sorted(_taken(sent), key=lambda event: event[1]["family_public_id"]) == sorted(
+        (
+            (
+                "family_revoked",
+                {"user_id": user.pk, "family_public_id": _sid(body), "reason": "password_changed"},
+            )
+            for body in bodies
+        ),
+        key=lambda event: event[1]["family_public_id"],
+    )
+
+
+def test_an_admin_revoke_sends_one_family_revoked_per_family(
+    client: Client, user: Any, sent: Any, committed: Any
+) -> None:
+    bodies = [_login(client, user).json() for _ in range(2)]
+    families = list(RefreshTokenFamily.objects.order_by("pk"))
+    revoker = staff("view_refreshtokenfamily", "revoke_refreshtokenfamily")
+    page = _choose(revoker, "revoke_sessions", families)
+    sent.clear()
+
+    with committed():
+        response = _confirm(revoker, page)
+
+    assert response.status_code == 302
+    assert response["Location"] == CHANGELIST
+    assert sorted(_taken(sent), key=lambda event: event[1]["family_public_id"]) == sorted(
+        (
+            (
+                "family_revoked",
+                {"user_id": user.pk, "family_public_id": _sid(body), "reason": "admin"},
+            )
+            for body in bodies
+        ),
+        key=lambda event: event[1]["family_public_id"],
+    )
