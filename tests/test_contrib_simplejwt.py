@@ -43,6 +43,7 @@ from tests.conftest import UNREACHABLE_REDIS, post_json, requires_server_databas
 from tests.factories import PASSWORD
 from tests.test_outages import database_down  # noqa: F401  # a fixture
 from tokenauth import service, signals
+from tokenauth.access import decode_access_token
 from tokenauth.contrib.simplejwt.exchange import exchange_refresh_token
 from tokenauth.models import RefreshTokenFamily
 
@@ -232,6 +233,21 @@ def test_the_new_tokens_work_with_tokenauth(client: Client, user: Any) -> None:
     assert me.json()["username"] == user.username
     assert refreshed.status_code == 200, refreshed.content
     assert refreshed.json()["refresh_token"] != body["refresh_token"]
+
+
+def test_exchange_adds_the_projects_claims_and_response_fields(
+    client: Client, user: Any, tokenauth_settings: Any
+) -> None:
+    tokenauth_settings(
+        ACCESS_TOKEN_CLAIMS=lambda user: {"roles": ["reader"]},
+        TOKEN_RESPONSE_FIELDS=lambda user: {"user": {"username": user.username}},
+    )
+
+    response = exchange(client, RefreshToken.for_user(user))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["user"] == {"username": user.username}
+    assert dict(decode_access_token(response.json()["access_token"]).extra) == {"roles": ["reader"]}
 
 
 def test_exchange_starts_one_family_with_the_clients_ip_and_agent(
