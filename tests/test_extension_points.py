@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import include, path
@@ -57,6 +58,15 @@ def profile_fields(user: Any) -> dict[str, object]:
     return {"user": {"id": user.pk, "username": user.get_username()}}
 
 
+# The README's examples, word for word.
+def readme_access_token_claims(user: Any) -> dict[str, object]:
+    return {"roles": sorted(user.groups.values_list("name", flat=True))}
+
+
+def readme_token_response_fields(user: Any) -> dict[str, object]:
+    return {"user": {"id": user.pk, "username": user.get_username(), "email": user.email}}
+
+
 def _claims_seen(client: Client, access_token: str) -> dict[str, Any]:
     response = client.get("/api/claims/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
     assert response.status_code == 200, response.content
@@ -85,6 +95,22 @@ def profile(tokenauth_settings: Any) -> None:
 
 
 # --- ACCESS_TOKEN_CLAIMS ---------------------------------------------------------------
+
+
+def test_the_readme_examples_work_as_documented(
+    client: Client, user: Any, tokenauth_settings: Any
+) -> None:
+    tokenauth_settings(
+        ACCESS_TOKEN_CLAIMS=f"{__name__}.readme_access_token_claims",
+        TOKEN_RESPONSE_FIELDS=f"{__name__}.readme_token_response_fields",
+    )
+    for name in ("support", "auditor"):
+        user.groups.add(Group.objects.create(name=name))
+
+    body = _login(client, user).json()
+
+    assert body["user"] == {"id": user.pk, "username": user.username, "email": user.email}
+    assert _claims_seen(client, body["access_token"]) == {"roles": ["auditor", "support"]}
 
 
 def test_without_the_hook_request_auth_extra_is_empty(client: Client, user: Any) -> None:
