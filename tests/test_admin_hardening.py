@@ -136,8 +136,12 @@ def test_deleting_one_family_in_the_admin_revokes_it_first(
 
     assert response.status_code == 302
     assert not RefreshTokenFamily.objects.filter(pk=family.pk).exists()
-    assert [(e["family_public_ids"], e["reason"]) for e in revoked_events] == [
-        ((family.public_id,), RevocationReason.ADMIN)
+    assert revoked_events == [
+        {
+            "user_id": family.user_id,
+            "family_public_id": family.public_id,
+            "reason": RevocationReason.ADMIN,
+        }
     ]
 
 

@@ -43,6 +43,7 @@ from tests.conftest import UNREACHABLE_REDIS, post_json, requires_server_databas
 from tests.factories import PASSWORD
 from tests.test_outages import database_down  # noqa: F401  # a fixture
 from tokenauth import service, signals
+from tokenauth.access import decode_access_token
 from tokenauth.contrib.simplejwt.exchange import exchange_refresh_token
 from tokenauth.models import RefreshTokenFamily
 
@@ -234,6 +235,21 @@ def test_the_new_tokens_work_with_tokenauth(client: Client, user: Any) -> None:
     assert refreshed.json()["refresh_token"] != body["refresh_token"]
 
 
+def test_exchange_adds_the_projects_claims_and_response_fields(
+    client: Client, user: Any, tokenauth_settings: Any
+) -> None:
+    tokenauth_settings(
+        ACCESS_TOKEN_CLAIMS=lambda user: {"roles": ["reader"]},
+        TOKEN_RESPONSE_FIELDS=lambda user: {"user": {"username": user.username}},
+    )
+
+    response = exchange(client, RefreshToken.for_user(user))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["user"] == {"username": user.username}
+    assert dict(decode_access_token(response.json()["access_token"]).extra) == {"roles": ["reader"]}
+
+
 def test_exchange_starts_one_family_with_the_clients_ip_and_agent(
     client: Client, user: Any, issued: list[dict[str, Any]]
 ) -> None:
@@ -244,7 +260,7 @@ def test_exchange_starts_one_family_with_the_clients_ip_and_agent(
     assert family.ip_address == "203.0.113.9"
     assert family.user_agent == "MigratingApp/2.0"
     assert family.generation == 0
-    assert issued == [{"user": user, "family_public_id": family.public_id}]
+    assert issued == [{"user_id": user.pk, "family_public_id": family.public_id}]
     assert [session.public_id for session in service.live_families(user=user)] == [family.public_id]
     assert body["refresh_token"].startswith("tkrt_")
 

@@ -183,7 +183,7 @@ def test_revoking_the_same_family_twice_signals_once(
     assert revoked_events == [
         {
             "user_id": user.pk,
-            "family_public_ids": (family.public_id,),
+            "family_public_id": family.public_id,
             "reason": RevocationReason.ADMIN,
         }
     ]

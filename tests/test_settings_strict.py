@@ -105,6 +105,8 @@ REFUSED = [
         "E008",
     ),
     _refused({"REFRESH_COOKIE": {"secure": False}}, "REFRESH_COOKIE", "E009"),  # DEBUG is off
+    _refused({"ACCESS_TOKEN_CLAIMS": "myapp.claims"}, "ACCESS_TOKEN_CLAIMS", "E011"),
+    _refused({"TOKEN_RESPONSE_FIELDS": {"user": 1}}, "TOKEN_RESPONSE_FIELDS", "E011"),
 ]
 
 

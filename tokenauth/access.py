@@ -8,18 +8,27 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, cast
 
 import jwt
+from django.core.exceptions import ImproperlyConfigured
 from jwt.algorithms import Algorithm
 
 from tokenauth.keys import KeySet, get_key_set
 from tokenauth.refresh_tokens import is_public_id
 from tokenauth.settings import TokenAuthSettings, get_settings
 
-__all__ = ["AccessClaims", "InvalidAccessToken", "decode_access_token", "encode_access_token"]
+__all__ = [
+    "RESERVED_CLAIMS",
+    "AccessClaims",
+    "InvalidAccessToken",
+    "decode_access_token",
+    "encode_access_token",
+]
 
 # Our tokens are a few hundred bytes; anything much longer is refused before any parsing.
 MAX_ACCESS_TOKEN_LENGTH = 4096
@@ -27,6 +36,12 @@ _JWS_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.AS
 _TYP = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 §4
 _REQUIRED = ["exp", "iat", "sub", "sid"]
 _SUB = re.compile(r"[\x21-\x7e]{1,64}", re.ASCII)  # a primary key as text: printable, short
+# Ours, the JWT registered claims we use, and the JOSE header's names (DESIGN §9): a project's
+# ACCESS_TOKEN_CLAIMS may add claims, never replace one of these.
+RESERVED_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "pwv", "cnf", "typ", "kid", "alg"}
+)
+_NO_EXTRA: Mapping[str, object] = MappingProxyType({})
 
 
 class InvalidAccessToken(Exception):
@@ -41,6 +56,8 @@ class AccessClaims:
     jti: str
     issued_at: int
     expires_at: int
+    # The project's ACCESS_TOKEN_CLAIMS, as the token carries them: read-only.
+    extra: Mapping[str, object] = field(default_factory=lambda: _NO_EXTRA, hash=False)
 
 
 def encode_access_token(
@@ -50,11 +67,19 @@ def encode_access_token(
     password_version: str,
     now: datetime,
     expires_at: datetime,
+    extra_claims: Mapping[str, object] = _NO_EXTRA,
 ) -> str:
-    """Sign an RFC 9068-typed access token with the current signing key."""
+    """Sign an RFC 9068-typed access token with the current signing key.
+
+    ``extra_claims`` are added, never in place of a reserved one (``ValueError``); a token
+    too long for ``decode_access_token`` to accept raises ``ImproperlyConfigured``.
+    """
+    if not RESERVED_CLAIMS.isdisjoint(extra_claims):
+        raise ValueError(f"reserved claims: {sorted(RESERVED_CLAIMS.intersection(extra_claims))}")
     conf = get_settings()
     key = get_key_set().signing
     claims: dict[str, object] = {
+        **extra_claims,
         "sub": user_id,
         "sid": family_public_id,
         "pwv": password_version,
@@ -67,12 +92,18 @@ def encode_access_token(
     if conf.audience is not None:  # RFC 7519 §4.1.3: one string, or a list of them
         aud = conf.audience
         claims["aud"] = aud if isinstance(aud, str) else list(aud)
-    return jwt.encode(
+    access_token = jwt.encode(
         claims,
         key.signing_key,
         algorithm=key.algorithm,
         headers={"typ": "at+jwt", "kid": key.kid},
     )
+    if len(access_token) > MAX_ACCESS_TOKEN_LENGTH:  # every request would get a 401
+        raise ImproperlyConfigured(
+            f"An access token of {len(access_token)} characters is over the "
+            f"{MAX_ACCESS_TOKEN_LENGTH} accepted: TOKENAUTH['ACCESS_TOKEN_CLAIMS'] adds too much."
+        )
+    return access_token
 
 
 def decode_access_token(access_token: str) -> AccessClaims:
@@ -237,4 +268,5 @@ def _claims(payload: dict[str, object]) -> AccessClaims:
         jti=jti,
         issued_at=iat,
         expires_at=exp,
+        extra=MappingProxyType({k: v for k, v in payload.items() if k not in RESERVED_CLAIMS}),
     )

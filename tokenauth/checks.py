@@ -14,10 +14,14 @@
 | E008 | a key that cannot be loaded or does not fit its algorithm |
 | E009 | refresh cookie without Secure while DEBUG is off |
 | E010 | CACHE_ALIAS names no configured cache |
+| E011 | an ACCESS_TOKEN_CLAIMS or TOKEN_RESPONSE_FIELDS that is no callable of one user |
 | W001 | a lifetime outside the advised ranges |
 | W002 | cache revocation on a process-local cache while DEBUG is off |
 | W003 | login throttle on a process-local or dummy cache while DEBUG is off |
 | W004 | MySQL/MariaDB outside READ COMMITTED for the families' database |
+
+What the two hooks return (reserved names, JSON) needs a user to call them with: no check can
+tell, so minting refuses it (``ImproperlyConfigured``, see ``tokenauth.extensions``).
 """
 
 from __future__ import annotations

@@ -47,13 +47,12 @@ def revoke_rows(
 
 
 def _announce(rows: Sequence[tuple[int, str, object]], reason: RevocationReason) -> None:
-    """After commit: cache markers (cache mode) and one ``family_revoked`` per user."""
+    """After commit: cache markers (cache mode) and one ``family_revoked`` per family."""
     public_ids = tuple(public_id for _, public_id, _ in rows)
     _db.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
-    for user_id in {user_id for _, _, user_id in rows}:
-        ids = tuple(public_id for _, public_id, owner in rows if owner == user_id)
+    for _, public_id, user_id in rows:
         send_on_commit(
-            signals.family_revoked, user_id=user_id, family_public_ids=ids, reason=reason
+            signals.family_revoked, user_id=user_id, family_public_id=public_id, reason=reason
         )
 
 
@@ -91,9 +90,8 @@ def revoke_for_reuse(
         signals.refresh_token_reused,
         user_id=family.user_id,
         family_public_id=family.public_id,
-        ip_address=clean_ip(ip),
+        ip=clean_ip(ip),
         user_agent=clean_user_agent(user_agent),
-        detected_at=now,
     )
 
 

@@ -3,11 +3,12 @@ reuse or a compare-and-set rotation. Also mints the token pair a family hands ou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from tokenauth import _db, refresh_tokens, revocation, signals
+from tokenauth import _db, extensions, refresh_tokens, revocation, signals
 from tokenauth.access import encode_access_token
 from tokenauth.family_lookup import family_for_update, user_of
 from tokenauth.fingerprints import (
@@ -32,6 +33,10 @@ class IssuedTokens:
     refresh_token: str = field(repr=False)
     refresh_token_expires_in: int  # seconds until the family's idle (capped absolute) expiry
     family_public_id: str
+    # TOKEN_RESPONSE_FIELDS, computed with the token so that a refusal rolls the mint back.
+    response_fields: Mapping[str, object] = field(
+        default_factory=lambda: extensions.NOTHING, repr=False, hash=False
+    )
 
 
 def genuine_family(parsed: refresh_tokens.ParsedRefreshToken) -> RefreshTokenFamily | None:
@@ -100,7 +105,7 @@ def rotate(
     # On grace: the same successor the first caller got; no row, expiry or last_used_at changes.
     revocation.send_on_commit(
         signals.token_refreshed,
-        user=family.user,
+        user_id=family.user_id,
         family_public_id=family.public_id,
         generation=family.generation,
         grace=verdict == "grace",
@@ -148,8 +153,11 @@ def unusable(family: RefreshTokenFamily, now: datetime) -> str:
 def mint_tokens(
     family: RefreshTokenFamily, user: AbstractBaseUser, *, now: datetime
 ) -> IssuedTokens:
-    """A fresh access token and the refresh token of the family's current generation."""
+    """A fresh access token and the refresh token of the family's current generation, with
+    the project's extra claims and response fields (``ImproperlyConfigured`` if refused)."""
     conf = get_settings()
+    extra_claims = extensions.access_token_claims(user)
+    response_fields = extensions.token_response_fields(user)
     access_expires_at = min(now + conf.access_token_lifetime, family.absolute_expires_at)
     access_token = encode_access_token(
         user_id=str(user.pk),
@@ -157,6 +165,7 @@ def mint_tokens(
         password_version=password_fingerprint(user.password),
         now=now,
         expires_at=access_expires_at,
+        extra_claims=extra_claims,
     )
     refresh_token = refresh_tokens.make_refresh_token(
         family_secret=family.secret, public_id=family.public_id, generation=family.generation
@@ -167,4 +176,5 @@ def mint_tokens(
         refresh_token=refresh_token,
         refresh_token_expires_in=max(0, int((family.expires_at - now).total_seconds())),
         family_public_id=family.public_id,
+        response_fields=response_fields,
     )

@@ -68,8 +68,9 @@ class RevokeSerializer(serializers.Serializer[Any]):
 def token_response_body(
     tokens: IssuedTokens, *, include_refresh_token: bool = True
 ) -> dict[str, Any]:
-    """RFC 6749 §5.1."""
+    """RFC 6749 §5.1, after the project's TOKEN_RESPONSE_FIELDS (which never name ours)."""
     body: dict[str, Any] = {
+        **tokens.response_fields,
         "access_token": tokens.access_token,
         "token_type": "Bearer",
         "expires_in": tokens.access_token_expires_in,

@@ -124,7 +124,9 @@ def issue_tokens(
         password_fingerprint=password_fingerprint(user.password),
     )
     logger.info("tokenauth: family %s started for user %s", family.public_id, user.pk)
-    revocation.send_on_commit(signals.token_issued, user=user, family_public_id=family.public_id)
+    revocation.send_on_commit(
+        signals.token_issued, user_id=user.pk, family_public_id=family.public_id
+    )
     return rotation.mint_tokens(family, user, now=now)
 
 

@@ -7,27 +7,40 @@ A refused value is replaced by its default only for the parsing and checks that 
 from __future__ import annotations
 
 import functools
+import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal, TypeGuard, cast
+from typing import TYPE_CHECKING, Literal, TypeGuard, cast
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
 from tokenauth.cookie_settings import CookieSettings as CookieSettings  # its old home
 from tokenauth.cookie_settings import parse_cookie
 from tokenauth.key_settings import ALGORITHMS, check_key, parse_verifying_keys
 from tokenauth.key_settings import VerifyingKeySetting as VerifyingKeySetting  # its old home
 
-__all__ = ["Problem", "TokenAuthSettings", "VerifyingKeySetting", "get_settings", "parse_problems"]
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+__all__ = [
+    "Hook",
+    "Problem",
+    "TokenAuthSettings",
+    "VerifyingKeySetting",
+    "get_settings",
+    "parse_problems",
+]
 
 
 RevocationMode = Literal["database", "cache", "none"]
 CacheFailure = Literal["closed", "open"]
+Hook = Callable[["AbstractBaseUser"], object]  # f(user) -> dict, checked at mint time
 
 _DEFAULTS: dict[str, object] = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
@@ -46,6 +59,8 @@ _DEFAULTS: dict[str, object] = {
     "CACHE_ALIAS": "default",
     "CACHE_FAILURE": "closed",
     "LOGIN_THROTTLE_RATE": "10/min",
+    "ACCESS_TOKEN_CLAIMS": None,
+    "TOKEN_RESPONSE_FIELDS": None,
 }
 
 
@@ -80,6 +95,8 @@ class TokenAuthSettings:
     cache_alias: str = "default"
     cache_failure: CacheFailure = "closed"
     login_throttle_rate: tuple[int, int] | None = (10, 60)  # (requests, seconds)
+    access_token_claims: Hook | None = None
+    token_response_fields: Hook | None = None
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
 
@@ -185,6 +202,43 @@ class _Parser:
         self.refuse("LOGIN_THROTTLE_RATE", "a rate such as '10/min', or None")
         return 10, 60
 
+    def hook(self, key: str) -> Hook | None:
+        """A callable, or a dotted path to one, that takes the user as its one argument.
+
+        What it returns can only be judged when it is called, with a user: at mint time.
+        """
+        value = self.get(key)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                value = import_string(value)
+            except ImportError as exc:
+                self.problem("E011", f"TOKENAUTH['{key}'] cannot be imported: {exc}.")
+                return None
+        if not callable(value):
+            self.problem(
+                "E011",
+                f"TOKENAUTH['{key}'] must be a callable or a dotted path to one, not {value!r}.",
+            )
+            return None
+        if not _takes_one_argument(value):
+            self.problem(
+                "E011", f"TOKENAUTH['{key}'] {value!r} cannot be called with the user alone."
+            )
+            return None
+        return cast(Hook, value)
+
+
+def _takes_one_argument(function: Callable[..., object]) -> bool:
+    try:
+        inspect.signature(function).bind(None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some builtins): it may well work
+        return True
+    return True
+
 
 _RATE = re.compile(r"([0-9]+)/([smhd]).*", re.ASCII | re.DOTALL)
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -250,6 +304,8 @@ def _parse(raw: object) -> TokenAuthSettings:
         cache_alias=p.cache_alias(),
         cache_failure=cast(CacheFailure, p.choice("CACHE_FAILURE", ("closed", "open"))),
         login_throttle_rate=p.rate(),
+        access_token_claims=p.hook("ACCESS_TOKEN_CLAIMS"),
+        token_response_fields=p.hook("TOKEN_RESPONSE_FIELDS"),
         problems=tuple(p.problems),
     )
 

@@ -1,13 +1,18 @@
 """Signals tokenauth sends, always after commit and with ``send_robust``.
 
-Receivers get keyword arguments only; none of them is ever a raw token.
+Every receiver gets the same keyword arguments (DESIGN §9): ``sender`` (``RefreshTokenFamily``),
+``user_id`` (the user's pk, as the database returns it) and ``family_public_id`` (the ``sid``
+claim, the admin's public id), plus the signal's own below. None of them is ever a token or a
+family's secret; load the user with ``user_id`` if a receiver needs more.
 
-- ``token_issued``: ``user``, ``family_public_id`` (a login or ``issue_tokens``).
-- ``token_refreshed``: ``user``, ``family_public_id``, ``generation``, ``grace`` (a retry
-  inside the grace window that got the same successor).
-- ``family_revoked``: ``user_id``, ``family_public_ids`` (a tuple), ``reason``.
-- ``refresh_token_reused``: ``user_id``, ``family_public_id``, ``ip_address``, ``user_agent``,
-  ``detected_at``; sent once, by the request that revoked the family.
+- ``token_issued``: a family started (``login``, ``issue_tokens``, the simplejwt exchange).
+- ``token_refreshed``: ``generation`` (the new refresh token's), ``grace`` (True for a retry
+  inside the grace window that got the same successor again).
+- ``family_revoked``: ``reason`` (a ``RevocationReason``); once per family, so revoking a
+  user's three families sends three.
+- ``refresh_token_reused``: ``ip`` (or None) and ``user_agent`` of the request that presented
+  the spent token; sent once, by the request that revoked the family (which also sends
+  ``family_revoked`` with reason ``reuse_detected``).
 """
 
 from __future__ import annotations
