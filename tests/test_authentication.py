@@ -248,6 +248,22 @@ def test_cache_mode_loads_the_user_once_when_the_view_needs_it(
     assert response.json() == {"id": user.pk, "username": user.username}
 
 
+@pytest.mark.parametrize("mode", ["database", "cache", "none"])
+def test_every_mode_sees_the_user_past_a_default_manager_that_hides_it(
+    mode: str, client: Client, user: Any, login: Any, tokenauth_settings: Any, request: Any
+) -> None:
+    """One rule in every mode: the user model's base manager (database mode's join ignores
+    managers; the lazy user must not answer differently)."""
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION=mode)
+    tokens = login(user)
+    request.getfixturevalue("hidden_users")
+
+    response = _get(client, ME, tokens["access_token"])
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"id": user.pk, "username": user.username}
+
+
 def test_lazy_user_pk_and_id_are_typed_by_the_pk_field(
     cache_mode: str, user: Any, django_assert_num_queries: Any
 ) -> None:

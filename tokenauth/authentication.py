@@ -102,8 +102,10 @@ class AccessTokenAuthentication(BaseAuthentication):
 def _load_user(pk: Any, password_version: str | None) -> AbstractBaseUser:
     user_model = get_user_model()
     try:
-        # From the families' database, never a lagging replica: pwv and is_active are checked here.
-        user = user_model._default_manager.using(_db.write_alias()).get(pk=pk)
+        # From the families' database, never a lagging replica (pwv and is_active are checked
+        # here), through the base manager as in database mode: a default manager that hides
+        # users (soft deletion) must not answer differently per mode.
+        user = user_model._base_manager.using(_db.write_alias()).get(pk=pk)
     except (user_model.DoesNotExist, ValueError, OverflowError):  # gone, or a pk no row can have
         raise exceptions.AuthenticationFailed("The user no longer exists.") from None
     except (OperationalError, InterfaceError) as exc:  # loaded in the view: still 503, not 500
