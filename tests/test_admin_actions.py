@@ -65,8 +65,8 @@ def test_both_actions_are_offered_and_bulk_delete_is_not(user: Any) -> None:
     page = staff(superuser=True).get(CHANGELIST)  # who may delete families, too
 
     choices = dict(page.context["action_form"].fields["action"].choices)
+    choices.pop("")  # the blank choice: "---------", or "- Select an option -" on Django 6
     assert choices == {
-        "": "---------",
         SESSIONS: "Revoke selected sessions",
         USERS: "Revoke every session of the selected sessions' users",
     }
