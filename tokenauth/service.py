@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING
 from django.contrib.auth.signals import user_logged_in
 from django.utils import timezone
 
-from tokenauth import _db, _purge, keys, refresh_tokens, revocation, rotation, signals
+from tokenauth import (
+    _db,
+    _purge,
+    keys,
+    refresh_tokens,
+    revocation,
+    revocation_cache,
+    rotation,
+    signals,
+)
 from tokenauth._purge import PurgeBatch, PurgeResult
 from tokenauth.access import (
     AccessClaims,
@@ -41,6 +50,7 @@ __all__ = [
     "PurgeResult",
     "RevocationReason",
     "Session",
+    "TemporarilyUnavailable",
     "TokenAuthError",
     "issue_tokens",
     "live_families",
@@ -75,6 +85,20 @@ class InvalidRefreshToken(TokenAuthError):
         self.reason = reason
 
 
+class TemporarilyUnavailable(TokenAuthError):
+    """A store the rules need cannot be read (the revocation cache, in ``cache`` mode with
+    ``CACHE_FAILURE`` "closed"): nothing was spent or issued; retry later."""
+
+
+def _require_revocation_cache() -> None:
+    """Refuse to mint an access token that every protected resource would refuse (DESIGN §3)."""
+    try:
+        revocation_cache.require_readable()
+    except revocation_cache.CacheUnavailable as exc:
+        logger.error("tokenauth: revocation cache unreadable: %r", exc)
+        raise TemporarilyUnavailable("revocation cache unreadable") from exc
+
+
 def login(
     *,
     user: AbstractBaseUser,
@@ -87,16 +111,17 @@ def login(
 
     ``request`` goes to the signal untouched, never read here: receivers such as django-axes'
     need it. A receiver that raises leaves no family. Raises ``InvalidCredentials`` for an
-    inactive user.
+    inactive user, ``TemporarilyUnavailable`` (before any signal) as ``issue_tokens`` does.
     """
     if not user.is_active:
         raise InvalidCredentials("inactive user")
+    _require_revocation_cache()
     with _db.atomic():
         # The signal first: Django's update_last_login takes the user row's exclusive lock
         # before the family's foreign key check takes a shared one, so two logins of one
         # user queue on InnoDB instead of deadlocking (each holding the shared lock).
         user_logged_in.send(sender=type(user), request=request, user=user)
-        return issue_tokens(user=user, ip=ip, user_agent=user_agent, now=now)
+        return _start_family(user=user, ip=ip, user_agent=user_agent, now=now)
 
 
 def issue_tokens(
@@ -106,7 +131,17 @@ def issue_tokens(
     user_agent: str = "",
     now: datetime | None = None,
 ) -> IssuedTokens:
-    """Start a new family for an already authenticated user (sign-up, SSO) and return its tokens."""
+    """Start a new family for an already authenticated user (sign-up, SSO) and return its tokens.
+
+    Raises ``TemporarilyUnavailable`` when the revocation cache is load-bearing and unreadable.
+    """
+    _require_revocation_cache()
+    return _start_family(user=user, ip=ip, user_agent=user_agent, now=now)
+
+
+def _start_family(
+    *, user: AbstractBaseUser, ip: str | None, user_agent: str, now: datetime | None
+) -> IssuedTokens:
     now = now or timezone.now()
     conf = get_settings()
     absolute_expires_at = now + conf.refresh_token_absolute_lifetime
@@ -136,8 +171,11 @@ def refresh(
     """Rotate: spend the presented token and return its successor with a new access token.
 
     Raises ``InvalidRefreshToken`` (unknown, forged, expired, revoked, reused, inactive user,
-    changed password). Reuse revokes the family; that revocation commits even so.
+    changed password). Reuse revokes the family; that revocation commits even so. Raises
+    ``TemporarilyUnavailable``, before anything is spent, when the revocation cache is
+    load-bearing and unreadable.
     """
+    _require_revocation_cache()
     now = now or timezone.now()
     parsed = refresh_tokens.parse(refresh_token)
     if parsed is None:

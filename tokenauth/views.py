@@ -139,7 +139,6 @@ class TokenEndpoint(APIView):
     def refresh_grant(self, request: Request, refresh_token: str | None) -> service.IssuedTokens:
         if not refresh_token:
             raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
-        revocation_cache.require_readable()
         return service.refresh(
             refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
         )
