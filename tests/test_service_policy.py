@@ -11,7 +11,8 @@ from django.contrib.auth.signals import user_logged_in
 
 from tests.conftest import UNREACHABLE_REDIS
 from tokenauth import service
-from tokenauth.models import RefreshTokenFamily
+from tokenauth.access import decode_access_token
+from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +89,73 @@ def test_elsewhere_the_service_does_not_need_the_cache(
     service.refresh(refresh_token=tokens.refresh_token, ip=IP, user_agent=UA)
 
     assert RefreshTokenFamily.objects.get().generation == 1
+
+
+# --- user_for_claims: the revocation mode, the cache check and CACHE_FAILURE ----------------
+
+
+def _claims(tokens: service.IssuedTokens) -> Any:
+    return decode_access_token(tokens.access_token)
+
+
+def test_user_for_claims_in_cache_mode_closed_with_the_cache_down_is_unverifiable(
+    user: Any, cache_down: Callable[..., None]
+) -> None:
+    claims = _claims(service.issue_tokens(user=user))
+    cache_down(**CLOSED)
+
+    with pytest.raises(service.AccessTokenRefused) as excinfo:
+        service.user_for_claims(claims=claims)
+
+    assert excinfo.value.reason == "unverifiable"
+
+
+def test_user_for_claims_in_cache_mode_open_with_the_cache_down_lets_the_token_in(
+    user: Any, cache_down: Callable[..., None], django_assert_num_queries: Any
+) -> None:
+    claims = _claims(service.issue_tokens(user=user))
+    cache_down(ACCESS_TOKEN_REVOCATION="cache", CACHE_FAILURE="open")
+
+    with django_assert_num_queries(0):
+        found = service.user_for_claims(claims=claims)
+
+    assert found.user is None and found.user_pk == user.pk
+    assert service.load_user(user_pk=found.user_pk, password_version=None) == user
+
+
+@pytest.mark.parametrize("mode", ["database", "cache"])
+def test_user_for_claims_refuses_a_revoked_family(
+    user: Any, tokenauth_settings: Any, mode: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION=mode)
+    tokens = service.issue_tokens(user=user)
+    with django_capture_on_commit_callbacks(execute=True):
+        service.revoke_user(user=user, reason=RevocationReason.LOGOUT_ALL)
+
+    with pytest.raises(service.AccessTokenRefused) as excinfo:
+        service.user_for_claims(claims=_claims(tokens))
+
+    assert excinfo.value.reason == "revoked"
+
+
+def test_user_for_claims_in_database_mode_loads_the_user_in_one_query(
+    user: Any, tokenauth_settings: Any, django_assert_num_queries: Any
+) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION="database")
+    claims = _claims(service.issue_tokens(user=user))
+
+    with django_assert_num_queries(1):
+        found = service.user_for_claims(claims=claims)
+
+    assert found.user == user
+
+
+def test_load_user_refuses_a_changed_password(user: Any) -> None:
+    claims = _claims(service.issue_tokens(user=user))
+    user.set_password("a new password entirely")
+    user.save()
+
+    with pytest.raises(service.AccessTokenRefused) as excinfo:
+        service.load_user(user_pk=user.pk, password_version=claims.password_version)
+
+    assert excinfo.value.reason == "password_changed"

@@ -14,6 +14,7 @@ from django.utils import timezone
 from tokenauth import (
     _db,
     _purge,
+    _token_users,
     keys,
     refresh_tokens,
     revocation,
@@ -21,18 +22,16 @@ from tokenauth import (
     rotation,
     signals,
 )
+from tokenauth._exceptions import AccessTokenRefused, TemporarilyUnavailable, TokenAuthError
 from tokenauth._purge import PurgeBatch, PurgeResult
+from tokenauth._token_users import TokenUser
 from tokenauth.access import (
     AccessClaims,
     InvalidAccessToken,
     decode_access_token,
 )
 from tokenauth.client_info import clean_ip, clean_user_agent
-from tokenauth.family_lookup import family_and_user
-from tokenauth.fingerprints import (
-    password_fingerprint,
-    password_fingerprint_matches,
-)
+from tokenauth.fingerprints import password_fingerprint
 from tokenauth.models import RevocationReason
 from tokenauth.rotation import IssuedTokens
 from tokenauth.settings import get_settings
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 __all__ = [
+    "AccessTokenRefused",
     "InvalidAccessToken",
     "InvalidCredentials",
     "InvalidRefreshToken",
@@ -52,8 +52,10 @@ __all__ = [
     "Session",
     "TemporarilyUnavailable",
     "TokenAuthError",
+    "TokenUser",
     "issue_tokens",
     "live_families",
+    "load_user",
     "login",
     "logout",
     "public_key_set",
@@ -64,13 +66,10 @@ __all__ = [
     "revoke_token",
     "revoke_user",
     "user_for_access_token",
+    "user_for_claims",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class TokenAuthError(Exception):
-    """Base of the errors the service raises."""
 
 
 class InvalidCredentials(TokenAuthError):
@@ -83,11 +82,6 @@ class InvalidRefreshToken(TokenAuthError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class TemporarilyUnavailable(TokenAuthError):
-    """A store the rules need cannot be read (the revocation cache, in ``cache`` mode with
-    ``CACHE_FAILURE`` "closed"): nothing was spent or issued; retry later."""
 
 
 def _require_revocation_cache() -> None:
@@ -319,20 +313,25 @@ def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
     None when the family is revoked or unknown, the user inactive or their password changed
     (caught through the fingerprint even after a ``QuerySet.update()``).
     """
-    found = family_and_user(claims.family_public_id)
-    if found is None:
-        return None
-    family, user = found
-    if (
-        family.revoked_at is not None
-        or str(user.pk) != claims.user_id
-        or not user.is_active
-        or not password_fingerprint_matches(
-            user.password, family.password_fingerprint, claims.password_version
-        )
-    ):
-        return None
-    return user
+    return _token_users.user_for_access_token(claims)
+
+
+def user_for_claims(*, claims: AccessClaims) -> TokenUser:
+    """Whom a verified access token speaks for, checked as ``ACCESS_TOKEN_REVOCATION`` says
+    (``database``: one query; ``cache``: the family's marker, an unreadable cache following
+    ``CACHE_FAILURE``; ``none``: nothing). Without ``user`` set, ``load_user`` loads it.
+
+    Raises ``AccessTokenRefused`` (its ``reason``: revoked, unverifiable, invalid_subject) or
+    ``TemporarilyUnavailable`` (the database locked or lost).
+    """
+    return _token_users.user_for_claims(claims)
+
+
+def load_user(*, user_pk: object, password_version: str | None) -> AbstractBaseUser:
+    """The active user of ``user_pk`` whose password is still the token's (``password_version``
+    None checks nothing), from the families' database. Raises ``AccessTokenRefused`` (gone,
+    inactive, password changed) or ``TemporarilyUnavailable``."""
+    return _token_users.load_user(user_pk, password_version)
 
 
 def purge_expired(
