@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -159,3 +160,97 @@ def test_load_user_refuses_a_changed_password(user: Any) -> None:
         service.load_user(user_pk=user.pk, password_version=claims.password_version)
 
     assert excinfo.value.reason == "password_changed"
+
+
+# --- login_with_password: the throttle, the cache probe, is_active ---------------------------
+
+
+def _password_login(user: Any, answer: Any, calls: list[str], ip: str = "198.51.100.7") -> Any:
+    def authenticate() -> Any:
+        calls.append("hash")
+        return answer
+
+    return service.login_with_password(
+        username=user.username, authenticate=authenticate, ip=ip, user_agent=UA
+    )
+
+
+def test_login_with_password_in_cache_mode_closed_with_the_cache_down_spends_no_hash(
+    user: Any, cache_down: Callable[..., None]
+) -> None:
+    cache_down(**CLOSED, LOGIN_THROTTLE_RATE=None)
+    calls: list[str] = []
+
+    with pytest.raises(service.TemporarilyUnavailable):
+        _password_login(user, user, calls)
+
+    assert calls == []
+    assert not RefreshTokenFamily.objects.exists()
+
+
+def test_login_with_password_with_the_throttle_cache_down_and_closed_spends_no_hash(
+    user: Any, cache_down: Callable[..., None]
+) -> None:
+    cache_down(CACHE_FAILURE="closed", LOGIN_THROTTLE_RATE="5/min")
+    calls: list[str] = []
+
+    with pytest.raises(service.TemporarilyUnavailable):
+        _password_login(user, user, calls)
+
+    assert calls == []
+
+
+@pytest.mark.parametrize("answer", ["none", "inactive"])
+def test_login_with_password_counts_any_backends_refusals_then_throttles(
+    user: Any, tokenauth_settings: Any, answer: str
+) -> None:
+    tokenauth_settings(LOGIN_THROTTLE_RATE="2/min")
+    if answer == "inactive":
+        user.is_active = False
+        user.save()
+    calls: list[str] = []
+    for _ in range(2):
+        with pytest.raises(service.InvalidCredentials):
+            _password_login(user, None if answer == "none" else user, calls)
+
+    with pytest.raises(service.LoginThrottled) as excinfo:
+        _password_login(user, user, calls)
+
+    assert excinfo.value.retry_after > 0
+    assert calls == ["hash", "hash"]  # the throttled attempt never reached the hash
+    assert not RefreshTokenFamily.objects.exists()
+
+
+def test_login_with_password_starts_a_family_for_the_authenticated_user(
+    user: Any, tokenauth_settings: Any
+) -> None:
+    tokenauth_settings(LOGIN_THROTTLE_RATE="2/min")
+    calls: list[str] = []
+
+    tokens = _password_login(user, user, calls)
+
+    assert calls == ["hash"]
+    assert RefreshTokenFamily.objects.get().public_id == tokens.family_public_id
+
+
+@pytest.mark.parametrize("answer", ["none", "inactive", "active"])
+def test_login_with_password_keeps_a_failures_place_and_gives_a_successes_back(
+    user: Any, tokenauth_settings: Any, answer: str
+) -> None:
+    # Past 10 x N failures for the username across networks, a network that failed for it is
+    # refused: only the failures that stayed counted can get there.
+    tokenauth_settings(LOGIN_THROTTLE_RATE="2/min")
+    if answer == "inactive":
+        user.is_active = False
+        user.save()
+    result = None if answer == "none" else user
+    calls: list[str] = []
+    for n in range(21):
+        with contextlib.suppress(service.InvalidCredentials):
+            _password_login(user, result, calls, ip=f"198.51.100.{n + 1}")
+
+    if answer == "active":
+        _password_login(user, user, calls, ip="198.51.100.1")
+    else:
+        with pytest.raises(service.LoginThrottled):
+            _password_login(user, result, calls, ip="198.51.100.1")

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
-__all__ = ["AccessTokenRefused", "TemporarilyUnavailable", "TokenAuthError"]
+__all__ = [
+    "AccessTokenRefused",
+    "InvalidCredentials",
+    "LoginThrottled",
+    "TemporarilyUnavailable",
+    "TokenAuthError",
+]
 
 
 class TokenAuthError(Exception):
     """Base of the errors the service raises."""
+
+
+class InvalidCredentials(TokenAuthError):
+    """Wrong username or password, or an inactive user: the client cannot tell which."""
+
+
+class LoginThrottled(TokenAuthError):
+    """The login throttle refused the attempt before any password was checked."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
 
 
 class TemporarilyUnavailable(TokenAuthError):

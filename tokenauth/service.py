@@ -22,7 +22,13 @@ from tokenauth import (
     rotation,
     signals,
 )
-from tokenauth._exceptions import AccessTokenRefused, TemporarilyUnavailable, TokenAuthError
+from tokenauth._exceptions import (
+    AccessTokenRefused,
+    InvalidCredentials,
+    LoginThrottled,
+    TemporarilyUnavailable,
+    TokenAuthError,
+)
 from tokenauth._purge import PurgeBatch, PurgeResult
 from tokenauth._token_users import TokenUser
 from tokenauth.access import (
@@ -46,6 +52,7 @@ __all__ = [
     "InvalidCredentials",
     "InvalidRefreshToken",
     "IssuedTokens",
+    "LoginThrottled",
     "PurgeBatch",
     "PurgeResult",
     "RevocationReason",
@@ -57,6 +64,7 @@ __all__ = [
     "live_families",
     "load_user",
     "login",
+    "login_with_password",
     "logout",
     "public_key_set",
     "purge_expired",
@@ -72,25 +80,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class InvalidCredentials(TokenAuthError):
-    """Wrong username or password, or an inactive user: the client cannot tell which."""
-
-
 class InvalidRefreshToken(TokenAuthError):
     """The refresh token buys nothing. ``reason`` is for logs, never for the client."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _require_revocation_cache() -> None:
-    """Refuse to mint an access token that every protected resource would refuse (DESIGN §3)."""
-    try:
-        revocation_cache.require_readable()
-    except revocation_cache.CacheUnavailable as exc:
-        logger.error("tokenauth: revocation cache unreadable: %r", exc)
-        raise TemporarilyUnavailable("revocation cache unreadable") from exc
 
 
 def login(
@@ -109,13 +104,36 @@ def login(
     """
     if not user.is_active:
         raise InvalidCredentials("inactive user")
-    _require_revocation_cache()
+    revocation_cache.require_readable()
     with _db.atomic():
         # The signal first: Django's update_last_login takes the user row's exclusive lock
         # before the family's foreign key check takes a shared one, so two logins of one
         # user queue on InnoDB instead of deadlocking (each holding the shared lock).
         user_logged_in.send(sender=type(user), request=request, user=user)
         return _start_family(user=user, ip=ip, user_agent=user_agent, now=now)
+
+
+def login_with_password(
+    *,
+    username: str,
+    authenticate: Callable[[], AbstractBaseUser | None],
+    ip: str | None,
+    user_agent: str,
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+) -> IssuedTokens:
+    """A password login under the login throttle (DESIGN §2), then ``login``.
+
+    ``authenticate`` is the caller's call of Django's ``authenticate()`` with its request, so
+    other backends, lockout apps and ``user_login_failed`` apply; it runs only once the
+    attempt holds its place in the throttle's counters. Raises ``LoginThrottled``,
+    ``InvalidCredentials`` (also for an inactive user), ``TemporarilyUnavailable``, and the
+    database's own error when it fails mid-hash (no guess was answered: not a failure).
+    """
+    from tokenauth import _password_login  # it imports receivers, which import this module
+
+    user = _password_login.checked_user(username=username, authenticate=authenticate, ip=ip)
+    return login(user=user, ip=ip, user_agent=user_agent, now=now, request=request)
 
 
 def issue_tokens(
@@ -129,7 +147,7 @@ def issue_tokens(
 
     Raises ``TemporarilyUnavailable`` when the revocation cache is load-bearing and unreadable.
     """
-    _require_revocation_cache()
+    revocation_cache.require_readable()
     return _start_family(user=user, ip=ip, user_agent=user_agent, now=now)
 
 
@@ -169,7 +187,7 @@ def refresh(
     ``TemporarilyUnavailable``, before anything is spent, when the revocation cache is
     load-bearing and unreadable.
     """
-    _require_revocation_cache()
+    revocation_cache.require_readable()
     now = now or timezone.now()
     parsed = refresh_tokens.parse(refresh_token)
     if parsed is None:
