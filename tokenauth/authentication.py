@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from django.apps import apps as django_apps
-from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError
-from django.db import InterfaceError, OperationalError
 from django.utils.functional import SimpleLazyObject
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from tokenauth import _db, revocation_cache, service
+from tokenauth import _token_users, service
 from tokenauth.access import AccessClaims, InvalidAccessToken, decode_access_token
-from tokenauth.fingerprints import password_fingerprint_matches
-from tokenauth.settings import get_settings
 
 __all__ = ["AccessTokenAuthentication", "LazyUser"]
 
@@ -36,8 +28,23 @@ class ServiceUnavailable(exceptions.APIException):
     wait = 5  # DRF turns ``wait`` into Retry-After
 
 
+# The RFC 6750 error_description of each refusal the service reports.
+_DESCRIPTIONS = {
+    "invalid_subject": "The access token is invalid or expired.",
+    "revoked": "The access token has been revoked.",
+    "unverifiable": "The access token cannot be checked right now.",
+}
+# A refusal met while the lazy user loads in the view (the challenge then says so generically).
+_LOAD_DETAILS = {
+    "user_gone": "The user no longer exists.",
+    "user_inactive": "The user is inactive.",
+    "password_changed": "The access token's password version is outdated.",
+}
+
+
 class AccessTokenAuthentication(BaseAuthentication):
-    """Bearer access tokens, checked against revocation as ``ACCESS_TOKEN_REVOCATION`` says.
+    """Bearer access tokens, checked against revocation as ``ACCESS_TOKEN_REVOCATION`` says
+    (``service.user_for_claims``); this class maps its outcomes to RFC 6750 answers.
 
     ``request.auth`` is the token's ``AccessClaims``.
     """
@@ -54,15 +61,15 @@ class AccessTokenAuthentication(BaseAuthentication):
         except InvalidAccessToken as exc:
             logger.info("tokenauth: access token refused: %r", str(exc))
             self._fail(request, "The access token is invalid or expired.")
-        conf = get_settings()
-        if conf.access_token_revocation == "database":
-            return self._database_user(request, claims), claims
-        if conf.access_token_revocation == "cache":
-            self._check_cache(request, claims, conf.cache_failure)
         try:
-            return LazyUser(claims.user_id, password_version=claims.password_version), claims
-        except ValidationError:
-            self._fail(request, "The access token is invalid or expired.")
+            found = service.user_for_claims(claims=claims)
+        except service.AccessTokenRefused as exc:
+            self._fail(request, _DESCRIPTIONS.get(exc.reason, _DESCRIPTIONS["revoked"]))
+        except service.TemporarilyUnavailable as exc:
+            raise ServiceUnavailable() from exc
+        if found.user is not None:
+            return found.user, claims
+        return LazyUser.of(found), claims
 
     def authenticate_header(self, request: Request) -> str:
         error = getattr(request, "_tokenauth_error", None)
@@ -77,61 +84,16 @@ class AccessTokenAuthentication(BaseAuthentication):
         request._tokenauth_error = description  # type: ignore[attr-defined]  # read by authenticate_header
         raise exceptions.AuthenticationFailed(description)
 
-    def _database_user(self, request: Request, claims: AccessClaims) -> AbstractBaseUser:
-        try:
-            user = service.user_for_access_token(claims)
-        except (OperationalError, InterfaceError) as exc:  # locked or lost; not a bug's error
-            logger.error("tokenauth: database unavailable during authentication: %r", exc)
-            raise ServiceUnavailable() from exc
-        if user is None:
-            self._fail(request, "The access token has been revoked.")
-        return user
 
-    def _check_cache(self, request: Request, claims: AccessClaims, cache_failure: str) -> None:
-        try:
-            revoked = revocation_cache.is_revoked(claims.family_public_id)
-        except revocation_cache.CacheUnavailable as exc:
-            logger.error("tokenauth: revocation cache unreadable: %r", exc)
-            if cache_failure == "closed":
-                self._fail(request, "The access token cannot be checked right now.")
-            return  # CACHE_FAILURE "open": availability over prompt revocation
-        if revoked:
-            self._fail(request, "The access token has been revoked.")
-
-
-def _load_user(pk: Any, password_version: str | None) -> AbstractBaseUser:
-    user_model = get_user_model()
+def _load_user(pk: object, password_version: str | None) -> AbstractBaseUser:
+    """The service's load, its refusals as DRF's: the load runs in the view."""
     try:
-        # From the families' database, never a lagging replica (pwv and is_active are checked
-        # here), through the base manager as in database mode: a default manager that hides
-        # users (soft deletion) must not answer differently per mode.
-        user = user_model._base_manager.using(_db.write_alias()).get(pk=pk)
-    except (user_model.DoesNotExist, ValueError, OverflowError):  # gone, or a pk no row can have
-        raise exceptions.AuthenticationFailed("The user no longer exists.") from None
-    except (OperationalError, InterfaceError) as exc:  # loaded in the view: still 503, not 500
-        logger.error("tokenauth: database unavailable loading the user: %r", exc)
+        return service.load_user(user_pk=pk, password_version=password_version)
+    except service.AccessTokenRefused as exc:
+        detail = _LOAD_DETAILS.get(exc.reason, _LOAD_DETAILS["user_gone"])
+        raise exceptions.AuthenticationFailed(detail) from None
+    except service.TemporarilyUnavailable as exc:  # loaded in the view: still 503, not 500
         raise ServiceUnavailable() from exc
-    if not user.is_active:
-        raise exceptions.AuthenticationFailed("The user is inactive.")
-    # DESIGN §4: the row is at hand, so a password changed since the token was minted (even by
-    # a QuerySet.update(), which no receiver sees) refuses it.
-    if password_version is not None and not password_fingerprint_matches(
-        user.password, password_version
-    ):
-        raise exceptions.AuthenticationFailed("The access token's password version is outdated.")
-    return user
-
-
-@functools.lru_cache(maxsize=1024)
-def _clean_pk(user_model_label: str, user_id: str) -> Any:
-    """``sub`` as the user model's pk: to_python plus the field's range validators, so no query
-    sees a bad pk; raises ``ValidationError``.
-
-    Cached (refusals are not): the same few users call again and again, and cleaning a string
-    gives the same pk every time. The label is in the key so a swapped user model cleans anew.
-    """
-    user_model = django_apps.get_model(user_model_label, require_ready=False)
-    return user_model._meta.pk.clean(user_id, None)
 
 
 if TYPE_CHECKING:
@@ -148,7 +110,17 @@ class LazyUser(_LazyBase):
     refused at that load (401); None checks nothing."""
 
     def __init__(self, user_id: str, *, password_version: str | None = None) -> None:
-        pk = _clean_pk(django_settings.AUTH_USER_MODEL, user_id)
+        """Raises Django's ``ValidationError`` for a ``user_id`` no user can have."""
+        self._start(_token_users.pk_of(user_id), password_version)
+
+    @classmethod
+    def of(cls, found: service.TokenUser) -> LazyUser:
+        """The lazy user of what ``service.user_for_claims`` found (pk already clean)."""
+        lazy = cls.__new__(cls)
+        lazy._start(found.user_pk, found.password_version)
+        return lazy
+
+    def _start(self, pk: object, password_version: str | None) -> None:
         super().__init__(lambda: _load_user(pk, password_version))
         self.__dict__["_pk"] = pk  # LazyObject.__setattr__ would load the user
 

@@ -42,6 +42,7 @@ _ERRORS: dict[type[BaseException], tuple[int, str]] = {
     cookies.CsrfRefused: (403, "invalid_request"),
     # A login refused by policy: a lockout app's receiver (django-axes' DRF recipe), say.
     exceptions.PermissionDenied: (403, "access_denied"),
+    service.TemporarilyUnavailable: (503, "temporarily_unavailable"),
     throttling.ThrottleUnavailable: (503, "temporarily_unavailable"),
     revocation_cache.CacheUnavailable: (503, "temporarily_unavailable"),
     ServiceUnavailable: (503, "temporarily_unavailable"),  # the same, met by authentication

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.core.cache import caches
 
+from tokenauth._exceptions import TemporarilyUnavailable
 from tokenauth.settings import get_settings
 
 __all__ = ["CacheUnavailable", "is_revoked", "mark_revoked", "require_readable"]
@@ -50,9 +51,13 @@ def is_revoked(family_public_id: str) -> bool:
 
 
 def require_readable() -> None:
-    """``cache`` mode with ``CACHE_FAILURE`` "closed": raise ``CacheUnavailable`` when the cache
-    cannot be read, so a refresh answers 503 instead of minting an access token that every
-    protected resource would refuse (DESIGN §3)."""
+    """``cache`` mode with ``CACHE_FAILURE`` "closed": raise the service's
+    ``TemporarilyUnavailable`` when the cache cannot be read, so nothing mints an access token
+    that every protected resource would refuse (DESIGN §3)."""
     conf = get_settings()
     if conf.access_token_revocation == "cache" and conf.cache_failure == "closed":
-        is_revoked("-")  # no family has this id: only whether the read succeeds matters
+        try:
+            is_revoked("-")  # no family has this id: only whether the read succeeds matters
+        except CacheUnavailable as exc:
+            logger.error("tokenauth: revocation cache unreadable: %r", exc)
+            raise TemporarilyUnavailable("revocation cache unreadable") from exc

@@ -11,19 +11,33 @@ from typing import TYPE_CHECKING
 from django.contrib.auth.signals import user_logged_in
 from django.utils import timezone
 
-from tokenauth import _db, _purge, keys, refresh_tokens, revocation, rotation, signals
+from tokenauth import (
+    _db,
+    _purge,
+    _token_users,
+    keys,
+    refresh_tokens,
+    revocation,
+    revocation_cache,
+    rotation,
+    signals,
+)
+from tokenauth._exceptions import (
+    AccessTokenRefused,
+    InvalidCredentials,
+    LoginThrottled,
+    TemporarilyUnavailable,
+    TokenAuthError,
+)
 from tokenauth._purge import PurgeBatch, PurgeResult
+from tokenauth._token_users import TokenUser
 from tokenauth.access import (
     AccessClaims,
     InvalidAccessToken,
     decode_access_token,
 )
 from tokenauth.client_info import clean_ip, clean_user_agent
-from tokenauth.family_lookup import family_and_user
-from tokenauth.fingerprints import (
-    password_fingerprint,
-    password_fingerprint_matches,
-)
+from tokenauth.fingerprints import password_fingerprint
 from tokenauth.models import RevocationReason
 from tokenauth.rotation import IssuedTokens
 from tokenauth.settings import get_settings
@@ -33,18 +47,24 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 __all__ = [
+    "AccessTokenRefused",
     "InvalidAccessToken",
     "InvalidCredentials",
     "InvalidRefreshToken",
     "IssuedTokens",
+    "LoginThrottled",
     "PurgeBatch",
     "PurgeResult",
     "RevocationReason",
     "Session",
+    "TemporarilyUnavailable",
     "TokenAuthError",
+    "TokenUser",
     "issue_tokens",
     "live_families",
+    "load_user",
     "login",
+    "login_with_password",
     "logout",
     "public_key_set",
     "purge_expired",
@@ -54,17 +74,10 @@ __all__ = [
     "revoke_token",
     "revoke_user",
     "user_for_access_token",
+    "user_for_claims",
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class TokenAuthError(Exception):
-    """Base of the errors the service raises."""
-
-
-class InvalidCredentials(TokenAuthError):
-    """Wrong username or password, or an inactive user: the client cannot tell which."""
 
 
 class InvalidRefreshToken(TokenAuthError):
@@ -87,16 +100,40 @@ def login(
 
     ``request`` goes to the signal untouched, never read here: receivers such as django-axes'
     need it. A receiver that raises leaves no family. Raises ``InvalidCredentials`` for an
-    inactive user.
+    inactive user, ``TemporarilyUnavailable`` (before any signal) as ``issue_tokens`` does.
     """
     if not user.is_active:
         raise InvalidCredentials("inactive user")
+    revocation_cache.require_readable()
     with _db.atomic():
         # The signal first: Django's update_last_login takes the user row's exclusive lock
         # before the family's foreign key check takes a shared one, so two logins of one
         # user queue on InnoDB instead of deadlocking (each holding the shared lock).
         user_logged_in.send(sender=type(user), request=request, user=user)
-        return issue_tokens(user=user, ip=ip, user_agent=user_agent, now=now)
+        return _start_family(user=user, ip=ip, user_agent=user_agent, now=now)
+
+
+def login_with_password(
+    *,
+    username: str,
+    authenticate: Callable[[], AbstractBaseUser | None],
+    ip: str | None,
+    user_agent: str,
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+) -> IssuedTokens:
+    """A password login under the login throttle (DESIGN §2), then ``login``.
+
+    ``authenticate`` is the caller's call of Django's ``authenticate()`` with its request, so
+    other backends, lockout apps and ``user_login_failed`` apply; it runs only once the
+    attempt holds its place in the throttle's counters. Raises ``LoginThrottled``,
+    ``InvalidCredentials`` (also for an inactive user), ``TemporarilyUnavailable``, and the
+    database's own error when it fails mid-hash (no guess was answered: not a failure).
+    """
+    from tokenauth import _password_login  # it imports receivers, which import this module
+
+    user = _password_login.checked_user(username=username, authenticate=authenticate, ip=ip)
+    return login(user=user, ip=ip, user_agent=user_agent, now=now, request=request)
 
 
 def issue_tokens(
@@ -106,7 +143,17 @@ def issue_tokens(
     user_agent: str = "",
     now: datetime | None = None,
 ) -> IssuedTokens:
-    """Start a new family for an already authenticated user (sign-up, SSO) and return its tokens."""
+    """Start a new family for an already authenticated user (sign-up, SSO) and return its tokens.
+
+    Raises ``TemporarilyUnavailable`` when the revocation cache is load-bearing and unreadable.
+    """
+    revocation_cache.require_readable()
+    return _start_family(user=user, ip=ip, user_agent=user_agent, now=now)
+
+
+def _start_family(
+    *, user: AbstractBaseUser, ip: str | None, user_agent: str, now: datetime | None
+) -> IssuedTokens:
     now = now or timezone.now()
     conf = get_settings()
     absolute_expires_at = now + conf.refresh_token_absolute_lifetime
@@ -136,8 +183,11 @@ def refresh(
     """Rotate: spend the presented token and return its successor with a new access token.
 
     Raises ``InvalidRefreshToken`` (unknown, forged, expired, revoked, reused, inactive user,
-    changed password). Reuse revokes the family; that revocation commits even so.
+    changed password). Reuse revokes the family; that revocation commits even so. Raises
+    ``TemporarilyUnavailable``, before anything is spent, when the revocation cache is
+    load-bearing and unreadable.
     """
+    revocation_cache.require_readable()
     now = now or timezone.now()
     parsed = refresh_tokens.parse(refresh_token)
     if parsed is None:
@@ -281,20 +331,25 @@ def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
     None when the family is revoked or unknown, the user inactive or their password changed
     (caught through the fingerprint even after a ``QuerySet.update()``).
     """
-    found = family_and_user(claims.family_public_id)
-    if found is None:
-        return None
-    family, user = found
-    if (
-        family.revoked_at is not None
-        or str(user.pk) != claims.user_id
-        or not user.is_active
-        or not password_fingerprint_matches(
-            user.password, family.password_fingerprint, claims.password_version
-        )
-    ):
-        return None
-    return user
+    return _token_users.user_for_access_token(claims)
+
+
+def user_for_claims(*, claims: AccessClaims) -> TokenUser:
+    """Whom a verified access token speaks for, checked as ``ACCESS_TOKEN_REVOCATION`` says
+    (``database``: one query; ``cache``: the family's marker, an unreadable cache following
+    ``CACHE_FAILURE``; ``none``: nothing). Without ``user`` set, ``load_user`` loads it.
+
+    Raises ``AccessTokenRefused`` (its ``reason``: revoked, unverifiable, invalid_subject) or
+    ``TemporarilyUnavailable`` (the database locked or lost).
+    """
+    return _token_users.user_for_claims(claims)
+
+
+def load_user(*, user_pk: object, password_version: str | None) -> AbstractBaseUser:
+    """The active user of ``user_pk`` whose password is still the token's (``password_version``
+    None checks nothing), from the families' database. Raises ``AccessTokenRefused`` (gone,
+    inactive, password changed) or ``TemporarilyUnavailable``."""
+    return _token_users.load_user(user_pk, password_version)
 
 
 def purge_expired(

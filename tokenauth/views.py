@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
-from django.db import InterfaceError, OperationalError
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from rest_framework import exceptions, status
@@ -17,7 +16,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from tokenauth import cookies, errors, receivers, revocation_cache, service, throttling
+from tokenauth import cookies, errors, service
 from tokenauth.authentication import AccessTokenAuthentication
 from tokenauth.client_info import clean_ip
 from tokenauth.errors import (
@@ -38,7 +37,6 @@ from tokenauth.serializers import (
     oauth_password_credentials,
     token_response_body,
 )
-from tokenauth.settings import get_settings
 
 
 def client_ip(request: Request) -> str | None:
@@ -108,38 +106,29 @@ class TokenEndpoint(APIView):
         return serializer
 
     def password_grant(self, request: Request, serializer: LoginSerializer) -> service.IssuedTokens:
-        if get_settings().login_throttle_rate is None:
-            # The throttle's own cache read fails closed when it runs; without it, ask here.
-            revocation_cache.require_readable()
-        ip, username = client_ip(request), serializer.username()
-        # Counted before the hash: parallel guesses cannot overshoot the limit.
-        attempt = throttling.admit_login(ip=ip, username=username)
-        if attempt.retry_after is not None:
-            raise LoginThrottled(wait=attempt.retry_after)
-        # Django's authenticate: other backends, lockout apps and user_login_failed all apply,
-        # and an unknown user still costs a password hash (no timing oracle). The window lets
-        # Django's rehash of this password re-stamp the families instead of revoking them.
+        credentials = serializer.credentials()
         try:
-            with receivers.tokenauth_login():
-                user = authenticate(request, **serializer.credentials())
-        except (OperationalError, InterfaceError):
-            attempt.not_a_failure()  # 503: no guess was answered
-            raise
-        if user is None or not user.is_active:
+            return service.login_with_password(
+                username=serializer.username(),
+                # Django's authenticate: other backends, lockout apps and user_login_failed
+                # all apply, and an unknown user still costs a password hash (no timing oracle).
+                authenticate=lambda: authenticate(request, **credentials),
+                ip=client_ip(request),
+                user_agent=user_agent(request),
+                # Receivers of user_logged_in (django-axes, ...) expect Django's request.
+                request=request._request,
+            )
+        except service.LoginThrottled as exc:
+            raise LoginThrottled(wait=exc.retry_after) from exc
+        except service.InvalidCredentials:
             if _locked_out(request):
                 # 429 like our own throttle (and axes' own default), with its cool-off.
-                raise LoginThrottled(wait=_lockout_retry_after(request))
-            raise service.InvalidCredentials()  # the reservation stands: a failure
-        attempt.not_a_failure()
-        # Receivers of user_logged_in (django-axes, ...) expect Django's request, not DRF's.
-        return service.login(
-            user=user, ip=ip, user_agent=user_agent(request), request=request._request
-        )
+                raise LoginThrottled(wait=_lockout_retry_after(request)) from None
+            raise
 
     def refresh_grant(self, request: Request, refresh_token: str | None) -> service.IssuedTokens:
         if not refresh_token:
             raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
-        revocation_cache.require_readable()
         return service.refresh(
             refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
         )

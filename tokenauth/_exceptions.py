@@ -1,0 +1,50 @@
+"""The service's exception hierarchy; ``tokenauth.service`` re-exports it (the public names)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessTokenRefused",
+    "InvalidCredentials",
+    "LoginThrottled",
+    "TemporarilyUnavailable",
+    "TokenAuthError",
+]
+
+
+class TokenAuthError(Exception):
+    """Base of the errors the service raises."""
+
+
+class InvalidCredentials(TokenAuthError):
+    """Wrong username or password, or an inactive user: the client cannot tell which."""
+
+
+class LoginThrottled(TokenAuthError):
+    """The login throttle refused the attempt before any password was checked."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after}s")
+        self.retry_after = retry_after
+
+
+class TemporarilyUnavailable(TokenAuthError):
+    """A store the rules need cannot be read (the database; the revocation cache in ``cache``
+    mode with ``CACHE_FAILURE`` "closed"): nothing was spent or issued; retry later."""
+
+
+class AccessTokenRefused(TokenAuthError):
+    """A verified access token buys nothing. ``reason`` (one of ``REASONS``) is for logs and
+    the HTTP layer's wording, never a secret."""
+
+    REASONS = (
+        "invalid_subject",  # ``sub`` is no pk the user model can have
+        "revoked",  # the family is revoked, or the user inactive or re-passworded
+        "unverifiable",  # cache mode, cache unreadable, CACHE_FAILURE "closed"
+        "user_gone",
+        "user_inactive",
+        "password_changed",
+    )
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
