@@ -517,3 +517,30 @@ def test_mysql_connections_run_read_committed() -> None:
         cursor.execute("SELECT @@SESSION.tx_isolation")
         (level,) = cursor.fetchone()
     assert level == "READ-COMMITTED"
+
+
+_RSA_1024 = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505  # refused
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "PS256"])
+def test_e008_an_rsa_key_under_2048_bits(settings: Any, algorithm: str) -> None:
+    """RFC 7518 §3.3: whoever factors a 1024-bit key forges tokens for any user."""
+    signing = {"ALGORITHM": algorithm, "SIGNING_KEY": private_pem(_RSA_1024)}
+    assert _ids(signing, settings) == ["tokenauth.E008"]
+    verifying = [{"kid": "old", "key": public_pem(_RSA_1024), "algorithm": algorithm}]
+    assert _ids({"VERIFYING_KEYS": verifying}, settings) == ["tokenauth.E008"]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        '{"kty": "oct", "k": "' + "x" * 64 + '"}',  # a JWK: PyJWT refuses it as an HMAC secret
+    ],
+)
+def test_e008_an_hmac_secret_pyjwt_would_refuse_at_the_first_mint(
+    settings: Any, secret: str
+) -> None:
+    assert _ids({"ALGORITHM": "HS256", "SIGNING_KEY": secret}, settings) == ["tokenauth.E008"]
+    settings.TOKENAUTH = {"ALGORITHM": "HS256", "SIGNING_KEY": secret, "LOGIN_THROTTLE_RATE": None}
+    with pytest.raises(ImproperlyConfigured, match="E008"):
+        get_settings()

@@ -28,6 +28,7 @@ __all__ = [
     "InvalidAccessToken",
     "decode_access_token",
     "encode_access_token",
+    "unusable_keys",
 ]
 
 # Our tokens are a few hundred bytes; anything much longer is refused before any parsing.
@@ -104,6 +105,22 @@ def encode_access_token(
             f"{MAX_ACCESS_TOKEN_LENGTH} accepted: TOKENAUTH['ACCESS_TOKEN_CLAIMS'] adds too much."
         )
     return access_token
+
+
+def unusable_keys(key_set: KeySet) -> list[str]:
+    """What PyJWT would refuse in ``key_set`` (an HS secret that looks like a JWK or DER key,
+    say): E008 at check time, rather than a 500 at the first mint or a key silently dropped."""
+    problems = []
+    for key in key_set.by_kid.values():
+        for role, material in (("verifying", key.verifying_key), ("signing", key.signing_key)):
+            if material is None:
+                continue
+            try:
+                jwt.get_algorithm_by_name(key.algorithm).prepare_key(material)
+            except (jwt.PyJWTError, TypeError, ValueError) as exc:
+                problems.append(f"the {role} key {key.kid!r} ({key.algorithm}) is refused: {exc}")
+                break  # one problem per key: an HS secret both signs and verifies
+    return problems
 
 
 def decode_access_token(access_token: str) -> AccessClaims:

@@ -71,9 +71,13 @@ def project_problems(conf: TokenAuthSettings) -> list[Problem]:
     problems: list[Problem] = []
     if not any(problem.id in ("E004", "E005", "E006") for problem in conf.problems):
         try:
-            load_key_set(conf)
+            key_set = load_key_set(conf)
         except KeyError_ as exc:
             problems.append(Problem("E008", f"{exc}."))
+        else:
+            from tokenauth.access import unusable_keys  # access reads the settings: at call time
+
+            problems.extend(Problem("E008", f"{problem}.") for problem in unusable_keys(key_set))
     debug = django_settings.DEBUG
     if conf.refresh_cookie is not None and not conf.refresh_cookie.secure and not debug:
         message = "TOKENAUTH['REFRESH_COOKIE'] has secure off while DEBUG is off."

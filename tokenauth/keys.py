@@ -90,6 +90,9 @@ def _asymmetric_key(algorithm: str, pem: str | bytes, kid: str | None, *, signin
     )
 
 
+MIN_RSA_BITS = 2048
+
+
 def _public_jwk(algorithm: str, public_key: Any) -> dict[str, str]:
     """The RFC 7638 required members of a public key; refuses a key that misfits its algorithm."""
     from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
@@ -98,6 +101,8 @@ def _public_jwk(algorithm: str, public_key: Any) -> dict[str, str]:
         return _b64(n.to_bytes(size or (n.bit_length() + 7) // 8, "big"))
 
     if algorithm[:2] in ("RS", "PS") and isinstance(public_key, rsa.RSAPublicKey):
+        if public_key.key_size < MIN_RSA_BITS:  # RFC 7518 §3.3: 2048 bits or larger MUST
+            raise KeyError_(f"{algorithm} needs an RSA key of {MIN_RSA_BITS} bits or more")
         rsa_numbers = public_key.public_numbers()
         return {"e": uint(rsa_numbers.e), "kty": "RSA", "n": uint(rsa_numbers.n)}
     curves = {"ES256": ("P-256", 32, ec.SECP256R1), "ES384": ("P-384", 48, ec.SECP384R1)}
