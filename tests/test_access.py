@@ -296,7 +296,15 @@ def test_token_without_a_required_claim_is_refused(claim: str) -> None:
 
 @pytest.mark.parametrize(
     ("claim", "value"),
-    [("sub", 42), ("sid", ["x"]), ("pwv", 1), ("exp", "soon"), ("iat", "now"), ("jti", 5)],
+    [
+        ("sub", 42),
+        ("sid", ["x"]),
+        ("pwv", 1),
+        ("exp", "soon"),
+        ("iat", "now"),
+        ("iat", True),  # a bool is an int to isinstance(), never a NumericDate
+        ("jti", 5),
+    ],
 )
 def test_claim_of_the_wrong_type_is_refused(claim: str, value: Any) -> None:
     assert_refused(_forge(payload=_claims(**{claim: value})))

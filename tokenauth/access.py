@@ -275,7 +275,7 @@ def _claims(payload: dict[str, object]) -> AccessClaims:
         raise InvalidAccessToken("sub, sid and pwv must be strings")
     if not is_public_id(sid) or not _SUB.fullmatch(sub):
         raise InvalidAccessToken("malformed sub or sid")
-    if not (isinstance(jti, str) and isinstance(iat, int) and isinstance(exp, int)):
+    if not (isinstance(jti, str) and type(iat) is int and type(exp) is int):  # no bools
         raise InvalidAccessToken("malformed claims")
     # The non-reserved claims (``AccessClaims.extra``) are collected here, from ``payload``.
     return AccessClaims(
