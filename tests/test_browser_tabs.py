@@ -13,11 +13,18 @@ import time_machine
 from django.core.signals import request_started
 
 from tests.chromium import launch, requires_chromium
+from tests.conftest import requires_server_database
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import service
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
-pytestmark = [*requires_chromium, pytest.mark.django_db(transaction=True)]
+# Five tabs call the live server at once: in-memory SQLite gives its threads one shared
+# connection, which fails under concurrent requests ("bad parameter or other API misuse").
+pytestmark = [
+    *requires_chromium,
+    requires_server_database,
+    pytest.mark.django_db(transaction=True),
+]
 
 TABS = 5
 
