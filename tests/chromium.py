@@ -21,6 +21,17 @@ requires_chromium = [
     ),
 ]
 
+_MISSING = [
+    needed
+    for needed, present in [
+        ("Chromium (apt-get install chromium)", CHROMIUM is not None),
+        ("Playwright for Python (pip install playwright)", HAS_PLAYWRIGHT),
+    ]
+    if not present
+]
+# The same as one mark, for a decorator on a single test.
+requires_browser = pytest.mark.skipif(bool(_MISSING), reason=f"needs {' and '.join(_MISSING)}")
+
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",

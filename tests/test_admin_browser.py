@@ -8,7 +8,6 @@ addresses). Screenshots of the list and of a reuse incident's detail page are wr
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -19,32 +18,20 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from tests.chromium import ARGS as CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, requires_chromium
 from tests.factories import UserFactory
 from tokenauth import service
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="needs Playwright for Python: pip install playwright"
-)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium: apt-get install chromium"),
+    *requires_chromium,
     pytest.mark.django_db(transaction=True),
 ]
 
 T = TypeVar("T")
 CHANGELIST = "/admin/tokenauth/refreshtokenfamily/"
 WIDTH, HEIGHT = 1280, 800
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 AGENTS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87",
@@ -91,7 +78,9 @@ def in_browser(cookie: dict[str, str], steps: Callable[[Any], T]) -> T:
     Playwright's sync API runs an event loop in this thread, where Django refuses database
     calls: set rows up before, assert on them after.
     """
-    with sync_api.sync_playwright() as playwright:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})

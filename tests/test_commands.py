@@ -8,10 +8,8 @@ from io import StringIO
 from typing import Any
 
 import pytest
-import time_machine
 from django.core.management import CommandError, call_command
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import post_json
 from tests.factories import UserFactory
@@ -36,11 +34,6 @@ def _run(name: str, *args: str) -> str:
     return out.getvalue()
 
 
-def _purge(at: datetime, *args: str) -> str:
-    with time_machine.travel(at, tick=False):
-        return _run("tokenauth_purge", *args)
-
-
 def _issue(user: Any, now: datetime = T0) -> service.IssuedTokens:
     return service.issue_tokens(user=user, now=now)
 
@@ -57,12 +50,6 @@ def _revoke(tokens: service.IssuedTokens, now: datetime) -> None:
     assert service.revoke_family(
         family_public_id=tokens.family_public_id, reason=RevocationReason.LOGOUT, now=now
     )
-
-
-def _deletes(queries: CaptureQueriesContext) -> list[str]:
-    return [
-        q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("DELETE")
-    ]
 
 
 # --- tokenauth_revoke ---------------------------------------------------------------------

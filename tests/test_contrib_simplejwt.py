@@ -10,10 +10,8 @@ started by the last test. simplejwt decides at import whether its tokens use the
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -39,6 +37,8 @@ from rest_framework_simplejwt import settings as simplejwt_settings
 from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from tests.chromium import ARGS as CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, requires_browser
 from tests.conftest import UNREACHABLE_REDIS, post_json, requires_server_database
 from tests.factories import PASSWORD
 from tests.test_outages import database_down  # noqa: F401  # a fixture
@@ -63,15 +63,6 @@ ME = "/api/transition/me/"
 CLIENT_META = {"REMOTE_ADDR": "203.0.113.9", "HTTP_USER_AGENT": "MigratingApp/2.0"}
 BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
 COOKIE = "__Secure-tokenauth-refresh"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TOKEN_RESPONSE_FIELDS = {
     "access_token",
     "token_type",
@@ -503,18 +494,7 @@ def test_cookie_mode_applies_logins_csrf_rule(
     assert exchange(client, refresh, **BROWSER).status_code == 200  # nothing was spent
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-_NO_BROWSER = [
-    needed
-    for needed, present in [
-        ("Chromium (apt-get install chromium)", CHROMIUM is not None),
-        ("Playwright for Python (pip install playwright)", importlib.util.find_spec("playwright")),
-    ]
-    if not present
-]
-
-
-@pytest.mark.skipif(bool(_NO_BROWSER), reason=f"needs {' and '.join(_NO_BROWSER)}")
+@requires_browser
 @pytest.mark.django_db(transaction=True)
 def test_a_browser_app_moves_over_with_the_readmes_snippet(
     live_server: Any, user: Any, tokenauth_settings: Any, monkeypatch: pytest.MonkeyPatch

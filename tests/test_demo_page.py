@@ -9,9 +9,7 @@ the ORM, and PostgreSQL or MariaDB runs it too when ``DATABASE_URL`` says so.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,28 +22,11 @@ from django.test import Client
 
 from example_project import demo_user
 from example_project import settings as example
+from tests.chromium import ARGS as CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, requires_browser
 from tests.conftest import post_json
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-_MISSING = [
-    needed
-    for needed, present in [
-        ("Chromium (apt-get install chromium)", CHROMIUM is not None),
-        ("Playwright for Python (pip install playwright)", importlib.util.find_spec("playwright")),
-    ]
-    if not present
-]
-requires_browser = pytest.mark.skipif(bool(_MISSING), reason=f"needs {' and '.join(_MISSING)}")
 pytestmark = [pytest.mark.urls("example_project.urls"), pytest.mark.django_db(transaction=True)]
 
 REFRESH_COOKIE = "tokenauth-refresh"  # the default name with Secure off

@@ -16,7 +16,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
-from tokenauth import _db, revocation_cache, service
+from tokenauth import _db, service
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -37,11 +37,12 @@ def exchange_refresh_token(
     family only. Raises ``InvalidRefreshToken`` (its ``reason`` is for the logs). No ``now``:
     simplejwt checks expiry against its own clock.
     """
-    revocation_cache.require_readable()  # a 503 before anything is spent, never after
     token = _validated(refresh_token)
     user = _user_of(token)
     with _db.atomic(), _blacklist_atomic(token):
         _spend(token)
+        # An unreadable revocation cache (cache mode, "closed") raises here, inside the
+        # transaction: the blacklisting rolls back and the token stays unspent.
         tokens = service.issue_tokens(user=user, ip=ip, user_agent=user_agent)
     logger.info(
         "tokenauth: simplejwt token %r exchanged for family %s of user %s",
