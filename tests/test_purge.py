@@ -8,6 +8,7 @@ import contextlib
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -697,6 +698,82 @@ def test_a_lock_held_past_the_timeout_stops_the_purge_with_what_it_committed(
     assert _left() == _public_ids(families[4:])  # the third batch rolled back whole
     assert _purge(AFTER_IDLE, "--batch-size", "2") == "Deleted 4 expired and 0 revoked families.\n"
     assert _left() == set()
+
+
+def _a_delete_waits() -> bool:
+    """Whether a DELETE on the server waits for a row lock right now (InnoDB's own lock-wait
+    view misses some waits; a five-row DELETE still running is waiting)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE%%'"
+            )
+        else:
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.processlist WHERE info LIKE 'DELETE%%'"
+            )
+        return bool(cursor.fetchone()[0])
+
+
+@requires_server_database
+def test_a_batch_that_loses_a_deadlock_is_run_again_and_the_purge_goes_on(
+    transactional_db: None, user: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    revoked = [_issue(user, T0) for _ in range(5)]
+    for tokens in revoked:
+        _revoke(tokens, T0 + timedelta(hours=1))
+    expired = [_issue(user, T0) for _ in range(5)]
+    # The other transaction is the heavier one (InnoDB rolls back the lighter; PostgreSQL the
+    # one whose deadlock check runs first: the purge's, which waits first), so the purge loses.
+    type(user).objects.bulk_create(
+        type(user)(username=f"heavy-{n}", password="!") for n in range(600)
+    )
+    heavy = type(user).objects.filter(username__startswith="heavy-")
+    holding = threading.Event()
+    purge_waits = threading.Event()
+    other: list[BaseException] = []
+
+    def the_other_transaction() -> None:
+        with _thread_connection():
+            try:
+                with transaction.atomic():
+                    assert heavy.update(first_name="x") == 600
+                    row = RefreshTokenFamily.objects.select_for_update()
+                    row.get(public_id=expired[2].family_public_id)
+                    holding.set()
+                    assert purge_waits.wait(timeout=TIMEOUT)
+                    row.get(public_id=revoked[2].family_public_id)  # the purge holds it: a cycle
+            except BaseException as exc:  # reported below
+                other.append(exc)
+
+    thread = threading.Thread(target=the_other_transaction, daemon=True)
+    thread.start()
+    assert holding.wait(timeout=TIMEOUT)
+
+    def watch() -> None:
+        with _thread_connection():
+            for _ in range(TIMEOUT * 20):
+                if _a_delete_waits():
+                    purge_waits.set()
+                    return
+                time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    # The revoked rows go first, then the purge waits on the held expired row.
+    result = service.purge_expired(
+        now=AFTER_IDLE, batch_size=1000, keep_revoked_for=timedelta(days=3)
+    )
+    thread.join(timeout=TIMEOUT)
+    watcher.join(timeout=TIMEOUT)
+
+    assert purge_waits.is_set()
+    assert other == []  # the other transaction won and committed
+    assert result == service.PurgeResult(expired=5, revoked=5)
+    assert _left() == set()
+    assert heavy.filter(first_name="x").count() == 600
+    assert "tokenauth: a purge batch lost a deadlock; running it again (1)" in caplog.messages
 
 
 requires_postgresql = pytest.mark.skipif(

@@ -5,18 +5,21 @@ its range ends with one index-only read of the primary key, then deletes, in a t
 its own, the rows of that range that are purgeable *at that moment* (the condition is the
 DELETE's own ``WHERE``, so a family refreshed since the purge began is kept). No DELETE has a
 subquery (MariaDB refuses one on the table it deletes from), and each transaction holds the
-locks of one range only: live traffic and a second purge run beside it.
+locks of one range only: live traffic and a second purge run beside it. A batch the server
+rolls back to break a deadlock runs again.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connections
+from django.db import OperationalError, connections
 from django.db.models import Count, Max, Q, QuerySet
 
 from tokenauth import _db
@@ -106,9 +109,7 @@ def _walk(
         in_range = _db.families().filter(pk__lte=last_id)
         if after is not None:
             in_range = in_range.filter(pk__gt=after)
-        with _batch_transaction():
-            revoked = _delete(in_range.filter(conditions.revoked))
-            expired = _delete(in_range.filter(conditions.expired))
+        expired, revoked = _delete_batch(in_range, conditions)
         number += 1
         total = PurgeResult(expired=total.expired + expired, revoked=total.revoked + revoked)
         if on_batch is not None:
@@ -128,6 +129,46 @@ def _range_end(after: int | None, max_id: int, batch_size: int) -> int:
         rows = rows.filter(pk__gt=after)
     found = list(rows.order_by("pk").values_list("pk", flat=True)[batch_size - 1 : batch_size])
     return found[0] if found else max_id
+
+
+def _delete_batch(
+    in_range: QuerySet[RefreshTokenFamily], conditions: _Conditions
+) -> tuple[int, int]:
+    """Delete one range's purgeable families in one transaction: (expired, revoked).
+
+    A batch chosen as a deadlock's victim (a second purge, or live traffic locking rows in
+    another order) rolled back whole; it is run again, a few times, as MySQL's manual and
+    PostgreSQL's advise. Not inside a caller's transaction: that one is lost with the batch.
+    """
+    attempt = 1
+    while True:
+        try:
+            with _batch_transaction():
+                revoked = _delete(in_range.filter(conditions.revoked))
+                expired = _delete(in_range.filter(conditions.expired))
+            return expired, revoked
+        except OperationalError as exc:
+            in_callers = connections[_db.write_alias()].in_atomic_block
+            if not _is_deadlock(exc) or in_callers or attempt == _DEADLOCK_ATTEMPTS:
+                raise
+        logger.info("tokenauth: a purge batch lost a deadlock; running it again (%d)", attempt)
+        time.sleep(random.uniform(0, _DEADLOCK_PAUSE * attempt))  # noqa: S311 (jitter only)
+        attempt += 1
+
+
+_DEADLOCK_ATTEMPTS = 5
+_DEADLOCK_PAUSE = 0.05  # seconds: the most the first retry waits
+
+
+def _is_deadlock(exc: OperationalError) -> bool:
+    """The server rolled the transaction back to break a deadlock (not a lock wait timeout:
+    that one means a lock is held too long, and stops the purge)."""
+    driver_error = exc.__cause__
+    sqlstate = getattr(driver_error, "sqlstate", None) or getattr(driver_error, "pgcode", None)
+    if sqlstate is not None:  # psycopg 3, psycopg2
+        return bool(sqlstate == "40P01")  # deadlock_detected
+    args: tuple[object, ...] = getattr(driver_error, "args", ())
+    return args[:1] == (1213,)  # ER_LOCK_DEADLOCK: MySQL and MariaDB
 
 
 @contextmanager
