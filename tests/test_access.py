@@ -20,7 +20,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from tests.conftest import private_pem, public_pem
-from tokenauth import keys, refresh_tokens
+from tokenauth import _refresh_tokens, keys
 from tokenauth.access import (
     AccessClaims,
     InvalidAccessToken,
@@ -359,9 +359,9 @@ def test_leeway_is_honoured(tokenauth_settings: Any) -> None:
 
 
 def test_refresh_token_is_refused_as_access_token() -> None:
-    refresh_token = refresh_tokens.make_refresh_token(
-        family_secret=refresh_tokens.new_family_secret(),
-        public_id=refresh_tokens.new_public_id(),
+    refresh_token = _refresh_tokens.make_refresh_token(
+        family_secret=_refresh_tokens.new_family_secret(),
+        public_id=_refresh_tokens.new_public_id(),
         generation=3,
     )
     assert refresh_token.startswith("tkrt_")

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from tests.admin_pages import CHANGELIST, rows, titles
 from tests.factories import UserFactory
-from tokenauth import refresh_tokens, service
+from tokenauth import _refresh_tokens, service
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def _change_url(family: RefreshTokenFamily) -> str:
 
 
 def _family(refresh_token: str) -> RefreshTokenFamily:
-    parsed = refresh_tokens.parse(refresh_token)
+    parsed = _refresh_tokens.parse(refresh_token)
     assert parsed is not None, "not a refresh token of ours"
     return RefreshTokenFamily.objects.get(public_id=parsed.public_id)
 

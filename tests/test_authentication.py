@@ -22,9 +22,9 @@ from rest_framework.request import Request
 from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis
 from tests.factories import UserFactory
 from tokenauth import service
+from tokenauth._fingerprints import password_fingerprint
 from tokenauth.access import decode_access_token, encode_access_token
 from tokenauth.authentication import AccessTokenAuthentication
-from tokenauth.fingerprints import password_fingerprint
 from tokenauth.models import RevocationReason
 from tokenauth.testing import access_token_for
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from tests.conftest import lock_timeout, post_json, requires_server_database
 from tests.factories import PASSWORD
-from tokenauth import refresh_tokens, rotation, service, signals
+from tokenauth import _refresh_tokens, _rotation, service, signals
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = requires_server_database
@@ -83,7 +83,7 @@ def http_logout(refresh_token: str) -> Callable[[], Any]:
 
 
 def family_of(body: dict[str, Any]) -> RefreshTokenFamily:
-    parsed = refresh_tokens.parse(body["refresh_token"])
+    parsed = _refresh_tokens.parse(body["refresh_token"])
     assert parsed is not None
     return RefreshTokenFamily.objects.get(public_id=parsed.public_id)
 
@@ -196,7 +196,7 @@ def test_a_failure_after_the_compare_and_set_rolls_the_rotation_back(
     body = login(user, **CLIENT_META)
     before = family_of(body)
     generation_seen_by_the_failure: list[int] = []
-    real_tokens = rotation.mint_tokens
+    real_tokens = _rotation.mint_tokens
 
     def fail_once(family: RefreshTokenFamily, user: Any, *, now: Any) -> service.IssuedTokens:
         if not generation_seen_by_the_failure:
@@ -207,7 +207,7 @@ def test_a_failure_after_the_compare_and_set_rolls_the_rotation_back(
             raise RuntimeError("injected after the UPDATE")
         return real_tokens(family, user, now=now)
 
-    monkeypatch.setattr(rotation, "mint_tokens", fail_once)
+    monkeypatch.setattr(_rotation, "mint_tokens", fail_once)
     refreshed_signals: list[dict[str, Any]] = []
     signals.token_refreshed.connect(
         lambda **kw: refreshed_signals.append(kw), weak=False, dispatch_uid="test-rollback"
@@ -365,7 +365,7 @@ def test_a_compare_and_set_that_loses_reads_the_winner_whatever_the_snapshot(
         pytest.skip("PostgreSQL ends such a transaction with a serialization failure instead")
     tokenauth_settings(REUSE_GRACE_PERIOD=timedelta(seconds=10))
     body = login(user, **CLIENT_META)
-    parsed = refresh_tokens.parse(body["refresh_token"])
+    parsed = _refresh_tokens.parse(body["refresh_token"])
     assert parsed is not None
     level = isolation.upper()
     with connection.cursor() as cursor:
@@ -375,13 +375,13 @@ def test_a_compare_and_set_that_loses_reads_the_winner_whatever_the_snapshot(
             stale = RefreshTokenFamily.objects.get(public_id=parsed.public_id)  # the snapshot
             (winner,) = run_concurrently(http_refresh(body["refresh_token"]))
             assert winner.status_code == 200, winner.content
-            outcome = rotation.rotate(
+            outcome = _rotation.rotate(
                 stale, parsed.generation, REMOTE_ADDR, USER_AGENT, timezone.now()
             )
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
-    assert isinstance(outcome, rotation.IssuedTokens), outcome
+    assert isinstance(outcome, _rotation.IssuedTokens), outcome
     assert outcome.refresh_token == winner.json()["refresh_token"]
     assert RefreshTokenFamily.objects.get(pk=stale.pk).generation == parsed.generation + 1

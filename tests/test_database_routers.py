@@ -23,7 +23,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import post_json
 from tests.factories import PASSWORD
-from tokenauth import family_lookup, rotation, signals
+from tokenauth import _family_lookup, _rotation, signals
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = pytest.mark.django_db(databases=["default", "auth"], transaction=True)
@@ -222,7 +222,7 @@ def test_a_failure_after_the_rotation_rolls_it_back(
         raise RuntimeError("failed after the UPDATE")
 
     with monkeypatch.context() as patched:
-        patched.setattr(rotation, "mint_tokens", _fail)
+        patched.setattr(_rotation, "mint_tokens", _fail)
         with pytest.raises(RuntimeError):
             _refresh(client, refresh_token)
 
@@ -237,7 +237,7 @@ def test_a_family_read_without_its_user_gets_it_from_the_same_database(
     get_user_model().objects.using("default").filter(pk=user.pk).update(first_name="stale")
     family = _families().get()  # as MariaDB's locking read leaves it: no user joined
 
-    assert family_lookup.user_of(family).first_name == ""
+    assert _family_lookup.user_of(family).first_name == ""
 
 
 def _counted(action: Callable[[], Any]) -> tuple[Any, dict[str, list[str]]]:

@@ -23,9 +23,9 @@ from tests.conftest import post_json
 from tests.factories import PASSWORD, UserFactory
 from tests.test_admin_actions import _choose, _confirm
 from tokenauth import service, signals, testing
+from tokenauth._extensions import RESERVED_RESPONSE_FIELDS
 from tokenauth.access import RESERVED_CLAIMS, decode_access_token
 from tokenauth.checks import check_settings
-from tokenauth.extensions import RESERVED_RESPONSE_FIELDS
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.settings import get_settings
 

@@ -17,7 +17,7 @@ from django.test import Client
 
 from tests.conftest import requires_redis
 from tests.factories import UserFactory
-from tokenauth import revocation_cache, service
+from tokenauth import _revocation_cache, service
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = pytest.mark.django_db
@@ -105,13 +105,13 @@ def test_the_marker_waits_for_the_commit_and_a_rollback_writes_none(
             row(rolled_back).delete()
             raise RuntimeError("the deletion is rolled back")
         row(kept).delete()
-    assert not revocation_cache.is_revoked(kept.family_public_id)  # not before commit
+    assert not _revocation_cache.is_revoked(kept.family_public_id)  # not before commit
     for callback in callbacks:
         callback()
 
-    assert revocation_cache.is_revoked(kept.family_public_id)
+    assert _revocation_cache.is_revoked(kept.family_public_id)
     assert RefreshTokenFamily.objects.filter(public_id=rolled_back.family_public_id).exists()
-    assert not revocation_cache.is_revoked(rolled_back.family_public_id)
+    assert not _revocation_cache.is_revoked(rolled_back.family_public_id)
 
 
 @pytest.mark.usefixtures("cache_mode")

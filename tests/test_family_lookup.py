@@ -21,7 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests import test_query_budgets as budgets
-from tokenauth import family_lookup, service
+from tokenauth import _family_lookup, service
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = pytest.mark.django_db
@@ -36,20 +36,20 @@ def family(user: Any) -> RefreshTokenFamily:
 
 
 def test_the_user_is_the_one_the_orm_builds(family: RefreshTokenFamily) -> None:
-    state, user = family_lookup.family_and_user(family.public_id)  # type: ignore[misc]
+    state, user = _family_lookup.family_and_user(family.public_id)  # type: ignore[misc]
 
     from_orm = get_user_model().objects.get(pk=family.user_id)
     for field in get_user_model()._meta.concrete_fields:
         assert getattr(user, field.attname) == getattr(from_orm, field.attname), field.name
     assert timezone.is_aware(user.last_login)  # converters ran (SQLite returns text)
     assert user._state.adding is False and user._state.db == "default"
-    assert state == family_lookup.FamilyState(None, family.password_fingerprint)
+    assert state == _family_lookup.FamilyState(None, family.password_fingerprint)
 
 
 def test_a_revoked_family_reads_as_revoked(family: RefreshTokenFamily) -> None:
     service.revoke_family(family_public_id=family.public_id, reason=RevocationReason.ADMIN)
 
-    state, _ = family_lookup.family_and_user(family.public_id)  # type: ignore[misc]
+    state, _ = _family_lookup.family_and_user(family.public_id)  # type: ignore[misc]
 
     assert state.revoked_at is not None
 
@@ -57,15 +57,17 @@ def test_a_revoked_family_reads_as_revoked(family: RefreshTokenFamily) -> None:
 def test_the_statement_is_compiled_once_per_connection_and_runs_alone(
     family: RefreshTokenFamily,
 ) -> None:
-    family_lookup.family_and_user(family.public_id)
+    _family_lookup.family_and_user(family.public_id)
     user_model = get_user_model()
-    compiled = family_lookup._AUTHENTICATION.compiled_on(connections["default"], user_model)
+    compiled = _family_lookup._AUTHENTICATION.compiled_on(connections["default"], user_model)
     assert compiled is not None
 
     with CaptureQueriesContext(connections["default"]) as queries:
-        family_lookup.family_and_user(family.public_id)
+        _family_lookup.family_and_user(family.public_id)
 
-    assert family_lookup._AUTHENTICATION.compiled_on(connections["default"], user_model) is compiled
+    assert (
+        _family_lookup._AUTHENTICATION.compiled_on(connections["default"], user_model) is compiled
+    )
     assert len(queries.captured_queries) == 1
 
 
@@ -76,7 +78,7 @@ def test_the_statement_is_compiled_once_per_connection_and_runs_alone(
         "nope",
         "' OR '1'='1",
         "\x00public_id\x00",
-        family_lookup._PLACEHOLDER,
+        _family_lookup._PLACEHOLDER,
         "%s",
         "a" * 500,
         "é" * 22,
@@ -85,14 +87,14 @@ def test_the_statement_is_compiled_once_per_connection_and_runs_alone(
 def test_an_unknown_or_hostile_public_id_finds_nothing(
     family: RefreshTokenFamily, public_id: str
 ) -> None:
-    assert family_lookup.family_and_user(public_id) is None
+    assert _family_lookup.family_and_user(public_id) is None
 
 
 def test_the_family_for_update_is_the_one_the_orm_builds_with_its_user_attached(
     family: RefreshTokenFamily,
 ) -> None:
     with transaction.atomic(), CaptureQueriesContext(connections["default"]) as queries:
-        locked = family_lookup.family_for_update(family.public_id)
+        locked = _family_lookup.family_for_update(family.public_id)
         assert locked is not None
         user_pk = locked.user.pk  # already loaded: no second statement
 
@@ -109,7 +111,7 @@ def test_family_for_update_refuses_to_run_outside_a_transaction(
     if not connections["default"].features.has_select_for_update:
         pytest.skip("SQLite takes no row lock, so Django does not insist on a transaction")
     with pytest.raises(TransactionManagementError):
-        family_lookup.family_for_update(family.public_id)
+        _family_lookup.family_for_update(family.public_id)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -120,9 +122,9 @@ def test_a_threads_connection_is_not_kept_alive_by_its_compiled_statement(
     seen: list[weakref.ref[Any]] = []
 
     def request_in_a_thread() -> None:
-        assert family_lookup.family_and_user(family.public_id) is not None
+        assert _family_lookup.family_and_user(family.public_id) is not None
         connection = connections["default"]
-        assert family_lookup._AUTHENTICATION.compiled_on(connection, get_user_model()) is not None
+        assert _family_lookup._AUTHENTICATION.compiled_on(connection, get_user_model()) is not None
         seen.append(weakref.ref(connection))
         connection.close()
 
@@ -140,11 +142,11 @@ def test_a_public_id_matches_byte_for_byte_only(family: RefreshTokenFamily) -> N
     swapped = family.public_id.swapcase()
     assert swapped != family.public_id
 
-    assert family_lookup.family_and_user(swapped) is None
+    assert _family_lookup.family_and_user(swapped) is None
     with transaction.atomic():
-        assert family_lookup.family_for_update(swapped) is None
+        assert _family_lookup.family_for_update(swapped) is None
     assert not RefreshTokenFamily.objects.filter(public_id=swapped).exists()
-    assert family_lookup.family_and_user(family.public_id) is not None
+    assert _family_lookup.family_and_user(family.public_id) is not None
 
 
 def test_on_mysql_the_public_id_column_has_a_binary_collation() -> None:
@@ -169,14 +171,14 @@ def test_a_statement_compiled_for_another_user_model_is_never_reused(
 ) -> None:
     """A test run that swaps AUTH_USER_MODEL meets the other model's statements: never used."""
     connection = connections["default"]
-    cache = family_lookup._cache_of(connection)
+    cache = _family_lookup._cache_of(connection)
     cache.clear()
-    for statement in (family_lookup._AUTHENTICATION, family_lookup._ROTATION):
+    for statement in (_family_lookup._AUTHENTICATION, _family_lookup._ROTATION):
         cache[(statement.kind, "custom_user.EmailUser")] = _another_models_statement()
 
-    state, user = family_lookup.family_and_user(family.public_id)  # type: ignore[misc]
+    state, user = _family_lookup.family_and_user(family.public_id)  # type: ignore[misc]
     with transaction.atomic():
-        locked = family_lookup.family_for_update(family.public_id)
+        locked = _family_lookup.family_for_update(family.public_id)
 
     assert user.pk == family.user_id and state.password_fingerprint == family.password_fingerprint
     assert locked is not None and locked.user.pk == family.user_id
@@ -186,31 +188,31 @@ def test_a_statement_compiled_for_another_user_model_is_never_reused(
         for kind in ("authentication", "rotation")
         for model in (label, "custom_user.EmailUser")
     }
-    for statement in (family_lookup._AUTHENTICATION, family_lookup._ROTATION):
+    for statement in (_family_lookup._AUTHENTICATION, _family_lookup._ROTATION):
         compiled = statement.compiled_on(connection, get_user_model())
         assert compiled is not None and compiled.user_model is get_user_model()
         assert cache[(statement.kind, "custom_user.EmailUser")].sql == "SELECT 'never run'"  # type: ignore[union-attr]
 
 
-def _another_models_statement() -> family_lookup._Compiled:
+def _another_models_statement() -> _family_lookup._Compiled:
     """What a statement compiled for another user model looks like: unusable for this one."""
     compiler = RefreshTokenFamily.objects.none().query.get_compiler("default")
-    return family_lookup._Compiled("SELECT 'never run'", 1, compiler, get_user_model(), ("id",))
+    return _family_lookup._Compiled("SELECT 'never run'", 1, compiler, get_user_model(), ("id",))
 
 
 def test_the_cache_lives_on_the_connection_and_holds_one_statement_per_kind_and_model(
     family: RefreshTokenFamily,
 ) -> None:
     connection = connections["default"]
-    family_lookup._cache_of(connection).clear()
+    _family_lookup._cache_of(connection).clear()
 
     for _ in range(3):
-        family_lookup.family_and_user(family.public_id)
+        _family_lookup.family_and_user(family.public_id)
         with transaction.atomic():
-            family_lookup.family_for_update(family.public_id)
+            _family_lookup.family_for_update(family.public_id)
 
     label = get_user_model()._meta.label
-    assert set(family_lookup._cache_of(connection)) == {
+    assert set(_family_lookup._cache_of(connection)) == {
         ("authentication", label),
         ("rotation", label),
     }
@@ -223,16 +225,16 @@ def test_the_cache_lives_on_the_connection_and_holds_one_statement_per_kind_and_
 def fresh_statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Nothing compiled yet on this connection, no warning logged yet in this process; and
     whatever a test broke is forgotten after it (the next test compiles again)."""
-    monkeypatch.setattr(family_lookup, "_warned", threading.Lock())
-    family_lookup._cache_of(connections["default"]).clear()
+    monkeypatch.setattr(_family_lookup, "_warned", threading.Lock())
+    _family_lookup._cache_of(connections["default"]).clear()
     yield
-    family_lookup._cache_of(connections["default"]).clear()
+    _family_lookup._cache_of(connections["default"]).clear()
 
 
 def _compile_raises(real: Any) -> Any:
     def as_sql(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
         sql, params = real(self, *args, **kwargs)
-        if family_lookup._PLACEHOLDER in params:  # ours only: the ORM path's compiles stay real
+        if _family_lookup._PLACEHOLDER in params:  # ours only: the ORM path's compiles stay real
             raise AttributeError("'Query' object has no attribute 'renamed_in_django_7'")
         return sql, params
 
@@ -242,8 +244,8 @@ def _compile_raises(real: Any) -> Any:
 def _two_placeholders(real: Any) -> Any:
     def as_sql(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
         sql, params = real(self, *args, **kwargs)
-        if family_lookup._PLACEHOLDER in params:
-            return f"{sql} AND %s = %s", (*params, family_lookup._PLACEHOLDER)
+        if _family_lookup._PLACEHOLDER in params:
+            return f"{sql} AND %s = %s", (*params, _family_lookup._PLACEHOLDER)
         return sql, params
 
     return as_sql
@@ -252,7 +254,7 @@ def _two_placeholders(real: Any) -> Any:
 def _one_more_parameter(real: Any) -> Any:
     def as_sql(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
         sql, params = real(self, *args, **kwargs)
-        if family_lookup._PLACEHOLDER in params:
+        if _family_lookup._PLACEHOLDER in params:
             return sql.replace("LIMIT 1", "LIMIT %s"), (*params, 1)
         return sql, params
 
@@ -262,7 +264,7 @@ def _one_more_parameter(real: Any) -> Any:
 def _no_parameter(real: Any) -> Any:
     def as_sql(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
         sql, params = real(self, *args, **kwargs)
-        if family_lookup._PLACEHOLDER in params:
+        if _family_lookup._PLACEHOLDER in params:
             return sql.replace("%s", "'inlined'"), ()
         return sql, params
 
@@ -283,12 +285,12 @@ def test_this_django_runs_both_compiled_statements_without_a_warning(
     """The early warning of tox's djangonext env: a Django that would send every lookup down
     the slower ORM path fails here, though every other test passes on that path."""
     with caplog.at_level(logging.WARNING, logger="tokenauth"):
-        assert family_lookup.family_and_user(family.public_id) is not None
+        assert _family_lookup.family_and_user(family.public_id) is not None
         with transaction.atomic():
-            assert family_lookup.family_for_update(family.public_id) is not None
+            assert _family_lookup.family_for_update(family.public_id) is not None
 
     assert _warnings(caplog) == []
-    for statement in (family_lookup._AUTHENTICATION, family_lookup._ROTATION):
+    for statement in (_family_lookup._AUTHENTICATION, _family_lookup._ROTATION):
         assert statement.compiled_on(connections["default"], get_user_model()) is not None
 
 
@@ -302,7 +304,7 @@ def compile_fault(
 
 def _ours(compiler: SQLCompiler) -> bool:
     """One of the compiled statements' compilers (the ORM path's must keep working)."""
-    cached = family_lookup._cache_of(connections["default"]).values()
+    cached = _family_lookup._cache_of(connections["default"]).values()
     return any(compiled is not None and compiled.compiler is compiler for compiled in cached)
 
 
@@ -348,9 +350,9 @@ def results_iter_fault(
 
 def _what_the_lookups_give(public_id: str) -> tuple[Any, ...]:
     """Every value a caller can see: the state, the user's fields, the family's fields."""
-    state, user = family_lookup.family_and_user(public_id)  # type: ignore[misc]
+    state, user = _family_lookup.family_and_user(public_id)  # type: ignore[misc]
     with transaction.atomic():
-        locked = family_lookup.family_for_update(public_id)
+        locked = _family_lookup.family_for_update(public_id)
         assert locked is not None
         with CaptureQueriesContext(connections["default"]) as queries:
             locked_user = locked.user  # read with the family: no statement
@@ -375,13 +377,13 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [
         r
         for r in caplog.records
-        if r.name == "tokenauth.family_lookup" and r.levelno >= logging.WARNING
+        if r.name == "tokenauth._family_lookup" and r.levelno >= logging.WARNING
     ]
 
 
 def _fast_path_gives(family: RefreshTokenFamily) -> tuple[Any, ...]:
     expected = _what_the_lookups_give(family.public_id)
-    family_lookup._cache_of(connections["default"]).clear()
+    _family_lookup._cache_of(connections["default"]).clear()
     return expected
 
 
@@ -406,13 +408,13 @@ def test_a_changed_compiler_falls_back_to_the_orm_with_the_same_results_and_one_
             assert ("FOR UPDATE" in rows[1]) == connections[
                 "default"
             ].features.has_select_for_update_of
-        assert family_lookup.family_and_user("nope") is None
-        assert family_lookup.family_and_user(family.public_id.swapcase()) is None
+        assert _family_lookup.family_and_user("nope") is None
+        assert _family_lookup.family_and_user(family.public_id.swapcase()) is None
 
     (warning,) = _warnings(caplog)
     assert "ORM path" in warning.getMessage()
     assert family.public_id not in warning.getMessage()
-    for statement in (family_lookup._AUTHENTICATION, family_lookup._ROTATION):
+    for statement in (_family_lookup._AUTHENTICATION, _family_lookup._ROTATION):
         assert statement.compiled_on(connections["default"], get_user_model()) is None
 
 
@@ -453,9 +455,9 @@ def test_the_query_budgets_hold_on_the_orm_path(
     budget(**{p.name: request.getfixturevalue(p.name) for p in wanted})
 
     assert (
-        family_lookup._AUTHENTICATION.compiled_on(connections["default"], get_user_model()) is None
+        _family_lookup._AUTHENTICATION.compiled_on(connections["default"], get_user_model()) is None
     )
-    assert family_lookup._ROTATION.compiled_on(connections["default"], get_user_model()) is None
+    assert _family_lookup._ROTATION.compiled_on(connections["default"], get_user_model()) is None
 
 
 def test_a_database_error_while_compiling_is_raised_not_taken_for_a_changed_django(
@@ -472,11 +474,11 @@ def test_a_database_error_while_compiling_is_raised_not_taken_for_a_changed_djan
     with monkeypatch.context() as patched:
         patched.setattr(SQLCompiler, "as_sql", as_sql)
         with pytest.raises(OperationalError):
-            family_lookup.family_and_user(family.public_id)
+            _family_lookup.family_and_user(family.public_id)
 
     assert _warnings(caplog) == []
-    assert family_lookup.family_and_user(family.public_id) is not None
-    assert family_lookup._AUTHENTICATION.compiled_on(connections["default"], get_user_model())
+    assert _family_lookup.family_and_user(family.public_id) is not None
+    assert _family_lookup._AUTHENTICATION.compiled_on(connections["default"], get_user_model())
 
 
 # The user model's base manager, whatever its default manager hides.
@@ -493,11 +495,11 @@ def test_users_are_read_past_a_default_manager_that_hides_them(
     if orm_path:
         monkeypatch.setattr(SQLCompiler, "as_sql", _compile_raises(SQLCompiler.as_sql))
 
-    found = family_lookup.family_and_user(family.public_id)
+    found = _family_lookup.family_and_user(family.public_id)
     with transaction.atomic():
-        locked = family_lookup.family_for_update(family.public_id)
+        locked = _family_lookup.family_for_update(family.public_id)
     without_its_user = RefreshTokenFamily.objects.get(pk=family.pk)
 
     assert found is not None and found[1].pk == family.user_id
     assert locked is not None and locked.user.pk == family.user_id
-    assert family_lookup.user_of(without_its_user).pk == family.user_id
+    assert _family_lookup.user_of(without_its_user).pk == family.user_id

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import post_json
 from tests.factories import PASSWORD
-from tokenauth import refresh_tokens, service
+from tokenauth import _refresh_tokens, service
 from tokenauth.keys import get_key_set
 from tokenauth.models import RefreshTokenFamily
 
@@ -534,7 +534,7 @@ def test_any_refresh_token_is_below_500_and_revokes_nothing(
         response = post_json(safe_client, url, {"refresh_token": refresh_token})
         assert_no_server_error(response)
     assert_no_server_error(post_json(safe_client, "/auth/revoke/", {"token": refresh_token}))
-    parsed = refresh_tokens.parse(tokens.refresh_token)
+    parsed = _refresh_tokens.parse(tokens.refresh_token)
     assert parsed is not None
     assert RefreshTokenFamily.objects.get(public_id=parsed.public_id).revoked_at is None
 

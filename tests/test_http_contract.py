@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import post_json
 from tests.factories import PASSWORD, UserFactory
-from tokenauth import refresh_tokens
+from tokenauth import _refresh_tokens
 from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,7 @@ def credentials(user: Any, password: str = PASSWORD) -> dict[str, str]:
 
 
 def family_of(refresh_token: str) -> RefreshTokenFamily:
-    parsed = refresh_tokens.parse(refresh_token)
+    parsed = _refresh_tokens.parse(refresh_token)
     assert parsed is not None, "not a refresh token of ours"
     return RefreshTokenFamily.objects.get(public_id=parsed.public_id)
 

@@ -19,8 +19,8 @@ from django.core.management import CommandError, call_command, execute_from_comm
 from django.test import Client
 from jwcrypto.jwk import JWK
 
+from tokenauth._key_settings import ALGORITHMS, HMAC_ALGORITHMS
 from tokenauth.checks import check_settings
-from tokenauth.key_settings import ALGORITHMS, HMAC_ALGORITHMS
 from tokenauth.management.commands.tokenauth_keys import write_new_files
 
 pytestmark = pytest.mark.django_db

@@ -22,8 +22,8 @@ from django.test import Client
 
 from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis, requires_server_database
 from tests.factories import PASSWORD, UserFactory
-from tokenauth import throttling
-from tokenauth.fingerprints import client_binding
+from tokenauth import _throttling
+from tokenauth._fingerprints import client_binding
 from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db
@@ -220,8 +220,8 @@ def test_overlapping_correct_logins_do_not_taint_a_network_that_never_failed(
     """
     throttle("3/min")
     _botnet_guesses(client, user.username)
-    first = throttling.admit_login(ip=HOME, username=user.username)
-    throttling.admit_login(ip=HOME, username=user.username)  # the other device, meanwhile
+    first = _throttling.admit_login(ip=HOME, username=user.username)
+    _throttling.admit_login(ip=HOME, username=user.username)  # the other device, meanwhile
     first.not_a_failure()  # the first device's password was right
 
     response = _login(client, user.username, PASSWORD, HOME)
@@ -386,7 +386,7 @@ def test_look_alike_usernames_share_one_failure_budget(
 
 
 def test_the_username_key_is_nfkc_then_upper_then_casefold() -> None:
-    key = throttling._username_key
+    key = _throttling._username_key
 
     assert key("al\u0131ce") == key("ALICE") == key(_fullwidth("alice")) == key("alice")
     assert key("alice") != key("alicf")
@@ -397,10 +397,10 @@ def test_the_username_key_is_nfkc_then_upper_then_casefold() -> None:
 
 @pytest.fixture
 def warnings_seen(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    throttling._warn_shared_bucket.cache_clear()
+    _throttling._warn_shared_bucket.cache_clear()
     caplog.set_level(logging.WARNING, logger="tokenauth")
     yield caplog
-    throttling._warn_shared_bucket.cache_clear()
+    _throttling._warn_shared_bucket.cache_clear()
 
 
 def _shared_bucket_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -19,7 +19,7 @@ from django.test import Client
 
 from tests.conftest import post_json, requires_redis
 from tests.factories import PASSWORD, UserFactory
-from tokenauth.fingerprints import password_fingerprint
+from tokenauth._fingerprints import password_fingerprint
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = pytest.mark.django_db

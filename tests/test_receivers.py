@@ -14,8 +14,8 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from tests.factories import PASSWORD, UserFactory
-from tokenauth import receivers, revocation_cache, service
-from tokenauth.fingerprints import password_fingerprint
+from tokenauth import _receivers, _revocation_cache, service
+from tokenauth._fingerprints import password_fingerprint
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidRefreshToken, IssuedTokens
 
@@ -275,7 +275,7 @@ def test_a_rehash_in_tokenauths_login_window_restamps_instead_of_revoking(
     tokens = _login(user)
     other_device = _login(user)
 
-    with committed(), receivers.tokenauth_login():
+    with committed(), _receivers.tokenauth_login():
         rehashed = log_in(user)
 
     new_hash = get_user_model().objects.get(pk=user.pk).password
@@ -297,7 +297,7 @@ def test_rehash_restamps_a_family_stamped_under_a_fallback_key(db: None, setting
     settings.SECRET_KEY = NEW_SECRET_KEY
     settings.SECRET_KEY_FALLBACKS = [OLD_SECRET_KEY]
 
-    with receivers.tokenauth_login():
+    with _receivers.tokenauth_login():
         _check_password(user)
 
     assert _family(tokens).revoked_at is None
@@ -310,7 +310,7 @@ def test_rehash_does_not_restore_a_family_revoked_before(db: None, settings: Any
     tokens = _login(user)
     service.revoke_family(family_public_id=tokens.family_public_id, reason=RevocationReason.LOGOUT)
 
-    with receivers.tokenauth_login():
+    with _receivers.tokenauth_login():
         _check_password(user)
 
     assert _family(tokens).revocation_reason == RevocationReason.LOGOUT
@@ -334,7 +334,7 @@ def test_the_window_closes_when_authenticate_raises(db: None, settings: Any) -> 
     user = _with_outdated_hash(settings, _fewer_iterations)
     tokens = _login(user)
 
-    with pytest.raises(RuntimeError), receivers.tokenauth_login():
+    with pytest.raises(RuntimeError), _receivers.tokenauth_login():
         raise RuntimeError("a backend failed")
     _check_password(user)
 
@@ -346,7 +346,7 @@ def test_the_window_still_requires_the_setters_shape(db: None, settings: Any) ->
     user = _with_outdated_hash(settings, _fewer_iterations)
     tokens = _login(user)
 
-    with receivers.tokenauth_login():
+    with _receivers.tokenauth_login():
         user.set_password(PASSWORD)
         user.save(update_fields=["password"])
 
@@ -358,7 +358,7 @@ def test_the_window_admits_one_hash_change(db: None, settings: Any) -> None:
     user = _with_outdated_hash(settings, _fewer_iterations)
     tokens = _login(user)
 
-    with receivers.tokenauth_login():
+    with _receivers.tokenauth_login():
         _check_password(user)
         assert _family(tokens).revoked_at is None  # the rehash: re-stamped
         type(user).objects.filter(pk=user.pk).update(password=_fewer_iterations())
@@ -373,8 +373,8 @@ def test_a_nested_window_ends_with_its_block(db: None, settings: Any) -> None:
     user = _with_outdated_hash(settings, _fewer_iterations)
     tokens = _login(user)
 
-    with receivers.tokenauth_login():
-        with receivers.tokenauth_login():
+    with _receivers.tokenauth_login():
+        with _receivers.tokenauth_login():
             pass
         _check_password(user)  # still inside the outer window
     assert _family(tokens).revoked_at is None
@@ -436,13 +436,13 @@ def test_cache_mode_writes_revocation_markers_on_commit(
         else:
             user.is_active = False
         user.save()
-    assert not revocation_cache.is_revoked(mine_a.family_public_id)  # not before commit
+    assert not _revocation_cache.is_revoked(mine_a.family_public_id)  # not before commit
     for callback in callbacks:
         callback()
 
-    assert revocation_cache.is_revoked(mine_a.family_public_id)
-    assert revocation_cache.is_revoked(mine_b.family_public_id)
-    assert not revocation_cache.is_revoked(stranger.family_public_id)
+    assert _revocation_cache.is_revoked(mine_a.family_public_id)
+    assert _revocation_cache.is_revoked(mine_b.family_public_id)
+    assert not _revocation_cache.is_revoked(stranger.family_public_id)
 
 
 @pytest.mark.usefixtures("cache_mode")
@@ -457,4 +457,4 @@ def test_cache_markers_live_as_long_as_an_access_token(
             user.set_password("a brand new password")
             user.save()
         traveller.shift(timedelta(minutes=14))
-        assert revocation_cache.is_revoked(mine_a.family_public_id)
+        assert _revocation_cache.is_revoked(mine_a.family_public_id)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tokenauth import refresh_tokens, service
+from tokenauth import _refresh_tokens, service
+from tokenauth._refresh_tokens import ParsedRefreshToken, make_refresh_token, parse, verify
 from tokenauth.models import RefreshTokenFamily
-from tokenauth.refresh_tokens import ParsedRefreshToken, make_refresh_token, parse, verify
 
 OLD_SECRET_KEY = "old-tests-secret-key-that-is-long-enough-for-hmac-0123456789"
 NEW_SECRET_KEY = "new-tests-secret-key-that-is-long-enough-for-hmac-9876543210"
@@ -21,8 +21,8 @@ URL_SAFE = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)
 
 def _token(generation: int = 0) -> tuple[str, str, str]:
     """A genuine token, its family secret and public id."""
-    family_secret = refresh_tokens.new_family_secret()
-    public_id = refresh_tokens.new_public_id()
+    family_secret = _refresh_tokens.new_family_secret()
+    public_id = _refresh_tokens.new_public_id()
     token = make_refresh_token(
         family_secret=family_secret, public_id=public_id, generation=generation
     )
@@ -37,7 +37,7 @@ def test_token_is_prefix_public_id_generation_mac() -> None:
     token, _, public_id = _token(generation=7)
 
     assert token.startswith("tkrt_")
-    assert refresh_tokens.PREFIX == "tkrt_"
+    assert _refresh_tokens.PREFIX == "tkrt_"
     assert URL_SAFE.fullmatch(token)
     body = token.removeprefix("tkrt_")
     token_public_id, generation, mac = body.split(".")
@@ -47,13 +47,13 @@ def test_token_is_prefix_public_id_generation_mac() -> None:
 
 
 def test_public_id_has_over_128_random_bits_and_secret_256() -> None:
-    public_ids = {refresh_tokens.new_public_id() for _ in range(2000)}
-    family_secrets = {refresh_tokens.new_family_secret() for _ in range(50)}
+    public_ids = {_refresh_tokens.new_public_id() for _ in range(2000)}
+    family_secrets = {_refresh_tokens.new_family_secret() for _ in range(50)}
 
     assert len(public_ids) == 2000
     assert len(family_secrets) == 50
     # 62 choices for the first character, 64 for the 21 others: about 132 bits.
-    assert all(len(p) == 22 and refresh_tokens.is_public_id(p) for p in public_ids)
+    assert all(len(p) == 22 and _refresh_tokens.is_public_id(p) for p in public_ids)
     assert all(p[0].isalnum() for p in public_ids)  # never read as a command-line option
     assert len({p[0] for p in public_ids}) > 50  # and the first character still varies
     assert {c for p in public_ids for c in p[1:]} >= set("-_")
@@ -136,7 +136,7 @@ def test_parse_accepts_the_largest_generation_only() -> None:
     eleven_digits = parse(_swap_generation(token, "10000000000"))
 
     assert ten_digits is not None
-    assert ten_digits.generation == refresh_tokens.MAX_GENERATION
+    assert ten_digits.generation == _refresh_tokens.MAX_GENERATION
     assert eleven_digits is None
 
 
@@ -146,7 +146,7 @@ def test_mac_verifies_only_with_the_family_secret() -> None:
     assert parsed is not None
 
     assert verify(parsed, family_secret=family_secret)
-    assert not verify(parsed, family_secret=refresh_tokens.new_family_secret())
+    assert not verify(parsed, family_secret=_refresh_tokens.new_family_secret())
     assert not verify(parsed, family_secret="")
 
 
@@ -156,7 +156,7 @@ def test_mac_covers_generation_and_public_id() -> None:
     assert parsed is not None
 
     other_generation = ParsedRefreshToken(parsed.public_id, 4, parsed.mac)
-    other_public_id = ParsedRefreshToken(refresh_tokens.new_public_id(), 3, parsed.mac)
+    other_public_id = ParsedRefreshToken(_refresh_tokens.new_public_id(), 3, parsed.mac)
 
     assert not verify(other_generation, family_secret=family_secret)
     assert not verify(other_public_id, family_secret=family_secret)
@@ -228,7 +228,7 @@ def test_parse_near_misses_give_none_or_a_bounded_token(text: str) -> None:
     parsed = parse(text)
 
     if parsed is not None:
-        assert 0 <= parsed.generation <= refresh_tokens.MAX_GENERATION
+        assert 0 <= parsed.generation <= _refresh_tokens.MAX_GENERATION
         assert len(parsed.public_id) == 22
         assert len(parsed.mac) == 43
         assert text == f"tkrt_{parsed.public_id}.{parsed.generation}.{parsed.mac}"
@@ -244,17 +244,19 @@ def test_parse_never_raises_on_decoded_bytes(data: bytes) -> None:
 def test_a_family_at_the_last_generation_refuses_to_rotate(user: Any) -> None:
     issued = service.issue_tokens(user=user)
     family = RefreshTokenFamily.objects.get()
-    RefreshTokenFamily.objects.filter(pk=family.pk).update(generation=refresh_tokens.MAX_GENERATION)
-    last = refresh_tokens.make_refresh_token(
+    RefreshTokenFamily.objects.filter(pk=family.pk).update(
+        generation=_refresh_tokens.MAX_GENERATION
+    )
+    last = _refresh_tokens.make_refresh_token(
         family_secret=family.secret,
         public_id=family.public_id,
-        generation=refresh_tokens.MAX_GENERATION,
+        generation=_refresh_tokens.MAX_GENERATION,
     )
-    assert refresh_tokens.parse(last) is not None  # ten digits still parse
+    assert _refresh_tokens.parse(last) is not None  # ten digits still parse
 
     with pytest.raises(service.InvalidRefreshToken) as refused:
         service.refresh(refresh_token=last, ip=None, user_agent="")
 
     assert refused.value.reason == "exhausted"
-    assert RefreshTokenFamily.objects.get().generation == refresh_tokens.MAX_GENERATION
+    assert RefreshTokenFamily.objects.get().generation == _refresh_tokens.MAX_GENERATION
     assert issued.family_public_id == family.public_id

@@ -20,9 +20,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import UserFactory
-from tokenauth import refresh_tokens, rotation, service, signals
+from tokenauth import _refresh_tokens, _rotation, service, signals
+from tokenauth._fingerprints import password_fingerprint
 from tokenauth.access import decode_access_token
-from tokenauth.fingerprints import password_fingerprint
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidCredentials, InvalidRefreshToken, IssuedTokens
 
@@ -226,8 +226,8 @@ def test_refresh_rotates_to_a_new_token_and_generation(
     third = _refresh(second.refresh_token, T0 + timedelta(hours=2))
 
     assert len({first.refresh_token, second.refresh_token, third.refresh_token}) == 3
-    assert refresh_tokens.parse(second.refresh_token).generation == 1  # type: ignore[union-attr]
-    assert refresh_tokens.parse(third.refresh_token).generation == 2  # type: ignore[union-attr]
+    assert _refresh_tokens.parse(second.refresh_token).generation == 1  # type: ignore[union-attr]
+    assert _refresh_tokens.parse(third.refresh_token).generation == 2  # type: ignore[union-attr]
     assert {first.family_public_id, second.family_public_id} == {third.family_public_id}
     family = _family(third)
     assert family.generation == 2
@@ -366,13 +366,13 @@ def test_a_rotation_that_loses_its_compare_and_set_reads_the_family_again(user: 
     row; the re-read must see that rotation and answer with its successor (grace)."""
     now = timezone.now() - timedelta(minutes=2)
     first = _login(user, now)
-    parsed = refresh_tokens.parse(first.refresh_token)
+    parsed = _refresh_tokens.parse(first.refresh_token)
     assert parsed is not None
     stale = RefreshTokenFamily.objects.select_related("user").get(pk=_family(first).pk)
     second = _refresh(first.refresh_token, now + timedelta(seconds=1))
 
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        outcome = rotation.rotate(stale, parsed.generation, IP, UA, now + timedelta(seconds=2))
+        outcome = _rotation.rotate(stale, parsed.generation, IP, UA, now + timedelta(seconds=2))
 
     assert isinstance(outcome, IssuedTokens), outcome
     assert outcome.refresh_token == second.refresh_token
@@ -384,13 +384,13 @@ def test_a_rotation_that_loses_its_compare_and_set_reads_the_family_again(user: 
 def test_a_rotation_that_loses_to_a_logout_sees_the_revocation(user: Any) -> None:
     now = timezone.now() - timedelta(minutes=2)
     first = _login(user, now)
-    parsed = refresh_tokens.parse(first.refresh_token)
+    parsed = _refresh_tokens.parse(first.refresh_token)
     assert parsed is not None
     stale = _family(first)
     service.logout(refresh_token=first.refresh_token, ip=IP, user_agent=UA, now=now)
 
     with transaction.atomic():
-        outcome = rotation.rotate(stale, parsed.generation, IP, UA, now + timedelta(seconds=1))
+        outcome = _rotation.rotate(stale, parsed.generation, IP, UA, now + timedelta(seconds=1))
 
     assert outcome == "revoked"
     assert _family(first).revocation_reason == RevocationReason.LOGOUT
@@ -563,20 +563,20 @@ def _forge(family: RefreshTokenFamily, generation: int, mac: str) -> str:
             lambda f, t: _forge(f, f.generation + 1, _mac(t)), id="current-mac-newer-generation"
         ),
         pytest.param(
-            lambda f, t: refresh_tokens.make_refresh_token(
+            lambda f, t: _refresh_tokens.make_refresh_token(
                 family_secret=f.secret, public_id=f.public_id, generation=f.generation + 1
             ),
             id="genuine-mac-newer-generation",
         ),
         pytest.param(
-            lambda f, t: refresh_tokens.make_refresh_token(
+            lambda f, t: _refresh_tokens.make_refresh_token(
                 family_secret=f.secret, public_id=f.public_id, generation=9_999_999_999
             ),
             id="genuine-mac-huge-generation",
         ),
         pytest.param(
-            lambda f, t: refresh_tokens.make_refresh_token(
-                family_secret=refresh_tokens.new_family_secret(),
+            lambda f, t: _refresh_tokens.make_refresh_token(
+                family_secret=_refresh_tokens.new_family_secret(),
                 public_id=f.public_id,
                 generation=0,
             ),
@@ -611,9 +611,9 @@ def test_a_forged_token_revokes_nothing(
 
 
 def test_a_token_of_an_unknown_family_is_invalid(user: Any) -> None:
-    genuine_elsewhere = refresh_tokens.make_refresh_token(
-        family_secret=refresh_tokens.new_family_secret(),
-        public_id=refresh_tokens.new_public_id(),
+    genuine_elsewhere = _refresh_tokens.make_refresh_token(
+        family_secret=_refresh_tokens.new_family_secret(),
+        public_id=_refresh_tokens.new_public_id(),
         generation=0,
     )
 
@@ -992,7 +992,7 @@ def test_grace_replay_survives_a_secret_key_rotation(user: Any, settings: Any) -
 
     replay = _refresh(first.refresh_token, rotated_at + timedelta(seconds=2))
 
-    assert refresh_tokens.parse(replay.refresh_token).generation == 1  # type: ignore[union-attr]
+    assert _refresh_tokens.parse(replay.refresh_token).generation == 1  # type: ignore[union-attr]
     assert _family(first).revoked_at is None
     assert second.family_public_id == replay.family_public_id
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.db import InterfaceError, OperationalError
 
-from tokenauth import receivers, revocation_cache, throttling
+from tokenauth import _receivers, _revocation_cache, _throttling
 from tokenauth._exceptions import InvalidCredentials, LoginThrottled, TemporarilyUnavailable
 from tokenauth.settings import get_settings
 
@@ -25,18 +25,18 @@ def checked_user(
     if get_settings().login_throttle_rate is None:
         # The throttle's own cache read fails closed when it runs; without it, ask here, before
         # a password hash is spent on a login that could not issue tokens.
-        revocation_cache.require_readable()
+        _revocation_cache.require_readable()
     try:
         # Counted before the hash: parallel guesses cannot overshoot the limit.
-        attempt = throttling.admit_login(ip=ip, username=username)
-    except throttling.ThrottleUnavailable as exc:
+        attempt = _throttling.admit_login(ip=ip, username=username)
+    except _throttling.ThrottleUnavailable as exc:
         raise TemporarilyUnavailable("login throttle unreadable") from exc
     if attempt.retry_after is not None:
         raise LoginThrottled(attempt.retry_after)
     # The window lets Django's rehash of this password re-stamp the families instead of
     # revoking them.
     try:
-        with receivers.tokenauth_login():
+        with _receivers.tokenauth_login():
             user = authenticate()
     except (OperationalError, InterfaceError):
         attempt.not_a_failure()  # 503: no guess was answered

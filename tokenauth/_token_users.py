@@ -14,10 +14,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import InterfaceError, OperationalError
 
-from tokenauth import _db, revocation_cache
+from tokenauth import _db, _revocation_cache
 from tokenauth._exceptions import AccessTokenRefused, TemporarilyUnavailable
-from tokenauth.family_lookup import family_and_user
-from tokenauth.fingerprints import password_fingerprint_matches
+from tokenauth._family_lookup import family_and_user
+from tokenauth._fingerprints import password_fingerprint_matches
 from tokenauth.settings import get_settings
 
 if TYPE_CHECKING:
@@ -70,8 +70,8 @@ def user_for_claims(claims: AccessClaims) -> TokenUser:
 
 def _check_marker(family_public_id: str, *, closed: bool) -> None:
     try:
-        revoked = revocation_cache.is_revoked(family_public_id)
-    except revocation_cache.CacheUnavailable as exc:
+        revoked = _revocation_cache.is_revoked(family_public_id)
+    except _revocation_cache.CacheUnavailable as exc:
         logger.error("tokenauth: revocation cache unreadable: %r", exc)
         if closed:
             raise AccessTokenRefused("unverifiable") from exc

@@ -18,8 +18,8 @@ import jwt
 from django.core.exceptions import ImproperlyConfigured
 from jwt.algorithms import Algorithm
 
+from tokenauth._refresh_tokens import is_public_id
 from tokenauth.keys import KeySet, get_key_set
-from tokenauth.refresh_tokens import is_public_id
 from tokenauth.settings import TokenAuthSettings, get_settings
 
 __all__ = [

@@ -16,11 +16,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from tokenauth import admin_actions, service
-from tokenauth.admin_display import breakable, exact_time, relative_time, shortened
-from tokenauth.admin_filters import ReuseDetectedFilter, StatusFilter, status_of
+from tokenauth import _admin_actions, service
+from tokenauth._admin_display import breakable, exact_time, relative_time, shortened
+from tokenauth._admin_filters import ReuseDetectedFilter, StatusFilter, status_of
+from tokenauth._user_agents import short_user_agent
 from tokenauth.models import RefreshTokenFamily, RevocationReason
-from tokenauth.user_agents import short_user_agent
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[RefreshTokenFamily]
@@ -85,7 +85,7 @@ class RefreshTokenFamilyAdmin(_ModelAdmin):
     readonly_fields = [
         field for _, options in (_REUSE_INCIDENT, *_FIELDSETS) for field in options["fields"]
     ]
-    actions = [admin_actions.revoke_sessions, admin_actions.revoke_users_sessions]
+    actions = [_admin_actions.revoke_sessions, _admin_actions.revoke_users_sessions]
 
     class Media:
         css = {"all": ["tokenauth/admin.css"]}

@@ -1,4 +1,4 @@
-"""App configuration: system checks, the model receivers, and the OpenAPI extensions."""
+"""App configuration: system checks, the model _receivers, and the OpenAPI extensions."""
 
 from __future__ import annotations
 
@@ -15,18 +15,20 @@ class TokenAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tokenauth import checks, receivers
+        from tokenauth import _receivers, checks
 
         checks.register()
         user_model = settings.AUTH_USER_MODEL
         pre_save.connect(
-            receivers.remember_changes, sender=user_model, dispatch_uid="tokenauth_pre"
+            _receivers.remember_changes, sender=user_model, dispatch_uid="tokenauth_pre"
         )
-        post_save.connect(receivers.apply_changes, sender=user_model, dispatch_uid="tokenauth_post")
+        post_save.connect(
+            _receivers.apply_changes, sender=user_model, dispatch_uid="tokenauth_post"
+        )
         # A family receiver turns off Django's fast delete for families: purge_expired deletes
         # with _raw_delete() so that a batch still costs one DELETE per condition.
         post_delete.connect(
-            receivers.mark_deleted_family,
+            _receivers.mark_deleted_family,
             sender="tokenauth.RefreshTokenFamily",
             dispatch_uid="tokenauth_family_deleted",
         )

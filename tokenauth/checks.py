@@ -21,7 +21,7 @@
 | W004 | MySQL/MariaDB outside READ COMMITTED for the families' database |
 
 What the two hooks return (reserved names, JSON) needs a user to call them with: no check can
-tell, so minting refuses it (``ImproperlyConfigured``, see ``tokenauth.extensions``).
+tell, so minting refuses it (``ImproperlyConfigured``, see ``tokenauth._extensions``).
 """
 
 from __future__ import annotations

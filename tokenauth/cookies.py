@@ -11,7 +11,7 @@ from django.utils.http import is_same_domain
 from rest_framework import exceptions
 from rest_framework.request import Request
 
-from tokenauth.cookie_settings import CookieSettings
+from tokenauth._cookie_settings import CookieSettings
 from tokenauth.settings import get_settings
 
 __all__ = [

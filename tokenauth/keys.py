@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.utils.crypto import salted_hmac
 
-from tokenauth.key_settings import HMAC_ALGORITHMS
+from tokenauth._key_settings import HMAC_ALGORITHMS
 from tokenauth.settings import TokenAuthSettings, get_settings
 
 __all__ = ["Key", "KeyError_", "KeySet", "get_key_set", "jwks", "key_id", "load_key_set"]

@@ -14,14 +14,15 @@ from django.utils import timezone
 from tokenauth import (
     _db,
     _purge,
+    _refresh_tokens,
+    _revocation,
+    _revocation_cache,
+    _rotation,
     _token_users,
     keys,
-    refresh_tokens,
-    revocation,
-    revocation_cache,
-    rotation,
     signals,
 )
+from tokenauth._client_info import clean_ip, clean_user_agent
 from tokenauth._exceptions import (
     AccessTokenRefused,
     InvalidCredentials,
@@ -29,17 +30,16 @@ from tokenauth._exceptions import (
     TemporarilyUnavailable,
     TokenAuthError,
 )
+from tokenauth._fingerprints import password_fingerprint
 from tokenauth._purge import PurgeBatch, PurgeResult
+from tokenauth._rotation import IssuedTokens
 from tokenauth._token_users import TokenUser
 from tokenauth.access import (
     AccessClaims,
     InvalidAccessToken,
     decode_access_token,
 )
-from tokenauth.client_info import clean_ip, clean_user_agent
-from tokenauth.fingerprints import password_fingerprint
 from tokenauth.models import RevocationReason
-from tokenauth.rotation import IssuedTokens
 from tokenauth.settings import get_settings
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def login(
     """
     if not user.is_active:
         raise InvalidCredentials("inactive user")
-    revocation_cache.require_readable()
+    _revocation_cache.require_readable()
     with _db.atomic():
         # The signal first: Django's update_last_login takes the user row's exclusive lock
         # before the family's foreign key check takes a shared one, so two logins of one
@@ -130,7 +130,7 @@ def login_with_password(
     ``InvalidCredentials`` (also for an inactive user), ``TemporarilyUnavailable``, and the
     database's own error when it fails mid-hash (no guess was answered: not a failure).
     """
-    from tokenauth import _password_login  # it imports receivers, which import this module
+    from tokenauth import _password_login  # it imports _receivers, which import this module
 
     user = _password_login.checked_user(username=username, authenticate=authenticate, ip=ip)
     return login(user=user, ip=ip, user_agent=user_agent, now=now, request=request)
@@ -147,7 +147,7 @@ def issue_tokens(
 
     Raises ``TemporarilyUnavailable`` when the revocation cache is load-bearing and unreadable.
     """
-    revocation_cache.require_readable()
+    _revocation_cache.require_readable()
     return _start_family(user=user, ip=ip, user_agent=user_agent, now=now)
 
 
@@ -159,8 +159,8 @@ def _start_family(
     absolute_expires_at = now + conf.refresh_token_absolute_lifetime
     family = _db.families().create(
         user_id=user.pk,
-        public_id=refresh_tokens.new_public_id(),
-        secret=refresh_tokens.new_family_secret(),
+        public_id=_refresh_tokens.new_public_id(),
+        secret=_refresh_tokens.new_family_secret(),
         generation=0,
         created_at=now,
         last_used_at=now,
@@ -171,10 +171,10 @@ def _start_family(
         password_fingerprint=password_fingerprint(user.password),
     )
     logger.info("tokenauth: family %s started for user %s", family.public_id, user.pk)
-    revocation.send_on_commit(
+    _revocation.send_on_commit(
         signals.token_issued, user_id=user.pk, family_public_id=family.public_id
     )
-    return rotation.mint_tokens(family, user, now=now)
+    return _rotation.mint_tokens(family, user, now=now)
 
 
 def refresh(
@@ -187,17 +187,17 @@ def refresh(
     ``TemporarilyUnavailable``, before anything is spent, when the revocation cache is
     load-bearing and unreadable.
     """
-    revocation_cache.require_readable()
+    _revocation_cache.require_readable()
     now = now or timezone.now()
-    parsed = refresh_tokens.parse(refresh_token)
+    parsed = _refresh_tokens.parse(refresh_token)
     if parsed is None:
         raise InvalidRefreshToken("malformed")
     with _db.atomic():
-        family = rotation.genuine_family(parsed)
+        family = _rotation.genuine_family(parsed)
         if family is None:
             outcome: IssuedTokens | str = "forged"
         else:
-            outcome = rotation.rotate(family, parsed.generation, ip, user_agent, now)
+            outcome = _rotation.rotate(family, parsed.generation, ip, user_agent, now)
     if isinstance(outcome, str):
         logger.info("tokenauth: refresh refused for family %r: %s", parsed.public_id, outcome)
         raise InvalidRefreshToken(outcome)
@@ -210,18 +210,18 @@ def logout(
     """Revoke the token's family if the token is genuine; a spent one is reuse. Never raises
     for a bad token: logout is no oracle."""
     now = now or timezone.now()
-    parsed = refresh_tokens.parse(refresh_token)
+    parsed = _refresh_tokens.parse(refresh_token)
     if parsed is None:
         return
     with _db.atomic():
-        family = rotation.genuine_family(parsed)
+        family = _rotation.genuine_family(parsed)
         if family is None:
             return
-        verdict = rotation.classify(family, parsed.generation, ip, user_agent, now)
+        verdict = _rotation.classify(family, parsed.generation, ip, user_agent, now)
         if verdict in ("current", "grace"):
-            revocation.revoke_rows(revocation.row_of(family), RevocationReason.LOGOUT, now)
+            _revocation.revoke_rows(_revocation.row_of(family), RevocationReason.LOGOUT, now)
         elif verdict == "reuse":
-            revocation.revoke_for_reuse(family, ip, user_agent, now)
+            _revocation.revoke_for_reuse(family, ip, user_agent, now)
 
 
 def revoke_token(
@@ -231,7 +231,7 @@ def revoke_token(
 
     Unknown tokens are ignored (§2.2: the response is the same).
     """
-    if refresh_tokens.parse(token) is not None:
+    if _refresh_tokens.parse(token) is not None:
         logout(refresh_token=token, ip=ip, user_agent=user_agent, now=now)
         return
     try:
@@ -239,11 +239,11 @@ def revoke_token(
     except InvalidAccessToken:
         return
     with _db.atomic():
-        family = revocation.lock(revocation.live(public_id=claims.family_public_id)).first()
+        family = _revocation.lock(_revocation.live(public_id=claims.family_public_id)).first()
         # Compared as text: ``sub`` is the claim's string, never cast into a query.
         if family is not None and str(family.user_id) == claims.user_id:
-            revocation.revoke_rows(
-                revocation.row_of(family), RevocationReason.LOGOUT, now or timezone.now()
+            _revocation.revoke_rows(
+                _revocation.row_of(family), RevocationReason.LOGOUT, now or timezone.now()
             )
 
 
@@ -259,14 +259,14 @@ def revoke_family(
     Returns whether it was live. A locking read names the family for the signal, then one
     ``UPDATE ... WHERE revoked_at IS NULL`` revokes it.
     """
-    if not refresh_tokens.is_public_id(family_public_id):
+    if not _refresh_tokens.is_public_id(family_public_id):
         return False  # never send a NUL or 1 MB of text to the database
     filters: dict[str, object] = {"public_id": family_public_id}
     if user_pk is not None:
         filters["user_id"] = user_pk
     with _db.atomic():
         return bool(
-            revocation.revoke_matching(revocation.live(**filters), reason, now or timezone.now())
+            _revocation.revoke_matching(_revocation.live(**filters), reason, now or timezone.now())
         )
 
 
@@ -277,10 +277,10 @@ def revoke_families(
     now: datetime | None = None,
 ) -> int:
     """Revoke the live families among ``family_public_ids`` (admin, command); returns how many."""
-    public_ids = [p for p in family_public_ids if refresh_tokens.is_public_id(p)]
+    public_ids = [p for p in family_public_ids if _refresh_tokens.is_public_id(p)]
     with _db.atomic():
-        return revocation.revoke_matching(
-            revocation.live(public_id__in=public_ids), reason, now or timezone.now()
+        return _revocation.revoke_matching(
+            _revocation.live(public_id__in=public_ids), reason, now or timezone.now()
         )
 
 
@@ -289,8 +289,8 @@ def revoke_user(
 ) -> int:
     """Revoke every live family of the user; returns how many."""
     with _db.atomic():
-        return revocation.revoke_matching(
-            revocation.live(user_id=user.pk), reason, now or timezone.now()
+        return _revocation.revoke_matching(
+            _revocation.live(user_id=user.pk), reason, now or timezone.now()
         )
 
 
@@ -309,7 +309,7 @@ class Session:
 def live_families(*, user: AbstractBaseUser, now: datetime | None = None) -> tuple[Session, ...]:
     """The user's families that can still refresh, newest first."""
     now = now or timezone.now()
-    families = revocation.live(
+    families = _revocation.live(
         user_id=user.pk, idle_expires_at__gt=now, absolute_expires_at__gt=now
     ).order_by("-created_at")
     return tuple(

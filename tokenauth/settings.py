@@ -20,10 +20,10 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from tokenauth.cookie_settings import CookieSettings as CookieSettings  # its old home
-from tokenauth.cookie_settings import parse_cookie
-from tokenauth.key_settings import ALGORITHMS, check_key, parse_verifying_keys
-from tokenauth.key_settings import VerifyingKeySetting as VerifyingKeySetting  # its old home
+from tokenauth._cookie_settings import CookieSettings as CookieSettings  # its old home
+from tokenauth._cookie_settings import parse_cookie
+from tokenauth._key_settings import ALGORITHMS, check_key, parse_verifying_keys
+from tokenauth._key_settings import VerifyingKeySetting as VerifyingKeySetting  # its old home
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser

@@ -16,18 +16,18 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from tokenauth import cookies, errors, service
-from tokenauth.authentication import AccessTokenAuthentication
-from tokenauth.client_info import clean_ip
-from tokenauth.errors import (
+from tokenauth import _http_errors, cookies, service
+from tokenauth._client_info import clean_ip
+from tokenauth._http_errors import (
     MAX_BODY_BYTES,
     NO_STORE,
     LoginThrottled,
     PayloadTooLarge,
     UnsupportedGrantType,
 )
+from tokenauth._parsers import AlwaysJSON, FormParser, JSONParser
+from tokenauth.authentication import AccessTokenAuthentication
 from tokenauth.models import RevocationReason
-from tokenauth.parsers import AlwaysJSON, FormParser, JSONParser
 from tokenauth.serializers import (
     LoginSerializer,
     RefreshTokenSerializer,
@@ -97,8 +97,8 @@ class TokenEndpoint(APIView):
         super().initial(request, *args, **kwargs)
 
     def handle_exception(self, exc: Exception) -> Response:
-        exc = errors.as_api_exception(exc)
-        return errors.error_response(exc) or super().handle_exception(exc)
+        exc = _http_errors.as_api_exception(exc)
+        return _http_errors.error_response(exc) or super().handle_exception(exc)
 
     def validated(self, serializer_class: type[Any], request: Request) -> Any:
         serializer = serializer_class(data=request.data)

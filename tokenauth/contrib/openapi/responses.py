@@ -6,13 +6,13 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
 from tokenauth import cookies
+from tokenauth._http_errors import MAX_BODY_BYTES
 from tokenauth.contrib.openapi.bodies import (
     TokenauthCookieTokenResponse,
     TokenauthDetail,
     TokenauthError,
     TokenauthTokenResponse,
 )
-from tokenauth.errors import MAX_BODY_BYTES
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"

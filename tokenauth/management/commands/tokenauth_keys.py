@@ -13,8 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tokenauth import service
-from tokenauth.key_generation import NewKey, generate_key
-from tokenauth.key_settings import ALGORITHMS
+from tokenauth._key_generation import NewKey, generate_key
+from tokenauth._key_settings import ALGORITHMS
 from tokenauth.keys import KeyError_
 
 ENV_VAR = "TOKENAUTH_SIGNING_KEY"  # where the snippet reads a key printed to stdout

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from tokenauth.key_settings import ALGORITHMS, HMAC_ALGORITHMS
+from tokenauth._key_settings import ALGORITHMS, HMAC_ALGORITHMS
 from tokenauth.keys import KeyError_, key_id
 
 __all__ = ["RSA_KEY_BITS", "NewKey", "generate_key"]

@@ -11,7 +11,7 @@ import hmac
 from django.conf import settings as django_settings
 from django.utils.crypto import salted_hmac
 
-from tokenauth.client_info import network
+from tokenauth._client_info import network
 
 __all__ = [
     "client_binding",

@@ -7,7 +7,7 @@ from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from tokenauth import cookies, revocation_cache, service, throttling
+from tokenauth import _revocation_cache, _throttling, cookies, service
 from tokenauth.authentication import ServiceUnavailable
 
 MAX_BODY_BYTES = 16 * 1024
@@ -43,8 +43,8 @@ _ERRORS: dict[type[BaseException], tuple[int, str]] = {
     # A login refused by policy: a lockout app's receiver (django-axes' DRF recipe), say.
     exceptions.PermissionDenied: (403, "access_denied"),
     service.TemporarilyUnavailable: (503, "temporarily_unavailable"),
-    throttling.ThrottleUnavailable: (503, "temporarily_unavailable"),
-    revocation_cache.CacheUnavailable: (503, "temporarily_unavailable"),
+    _throttling.ThrottleUnavailable: (503, "temporarily_unavailable"),
+    _revocation_cache.CacheUnavailable: (503, "temporarily_unavailable"),
     ServiceUnavailable: (503, "temporarily_unavailable"),  # the same, met by authentication
     OperationalError: (503, "temporarily_unavailable"),  # database locked or lost
     InterfaceError: (503, "temporarily_unavailable"),

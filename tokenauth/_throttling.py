@@ -29,7 +29,7 @@ from django.core.cache import BaseCache, caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 
-from tokenauth.client_info import network
+from tokenauth._client_info import network
 from tokenauth.settings import get_settings
 
 __all__ = ["LoginAttempt", "ThrottleUnavailable", "admit_login", "timer"]

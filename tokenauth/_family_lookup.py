@@ -31,8 +31,8 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
 
 from tokenauth import _db
+from tokenauth._refresh_tokens import is_public_id
 from tokenauth.models import RefreshTokenFamily
-from tokenauth.refresh_tokens import is_public_id
 
 __all__ = ["FamilyState", "family_and_user", "family_for_update", "user_of"]
 

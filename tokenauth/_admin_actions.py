@@ -20,11 +20,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from tokenauth import service
-from tokenauth.admin_display import breakable, relative_time, shortened
-from tokenauth.admin_filters import status_of
+from tokenauth._admin_display import breakable, relative_time, shortened
+from tokenauth._admin_filters import status_of
+from tokenauth._user_agents import short_user_agent
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.settings import get_settings
-from tokenauth.user_agents import short_user_agent
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser

@@ -10,8 +10,8 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.dispatch import Signal
 
-from tokenauth import _db, revocation_cache, signals
-from tokenauth.client_info import clean_ip, clean_user_agent
+from tokenauth import _db, _revocation_cache, signals
+from tokenauth._client_info import clean_ip, clean_user_agent
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def revoke_rows(
 def _announce(rows: Sequence[tuple[int, str, object]], reason: RevocationReason) -> None:
     """After commit: cache markers (cache mode) and one ``family_revoked`` per family."""
     public_ids = tuple(public_id for _, public_id, _ in rows)
-    _db.on_commit(lambda: revocation_cache.mark_revoked(public_ids))
+    _db.on_commit(lambda: _revocation_cache.mark_revoked(public_ids))
     for _, public_id, user_id in rows:
         send_on_commit(
             signals.family_revoked, user_id=user_id, family_public_id=public_id, reason=reason

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from tokenauth import _db, extensions, refresh_tokens, revocation, signals
-from tokenauth.access import encode_access_token
-from tokenauth.family_lookup import family_for_update, user_of
-from tokenauth.fingerprints import (
+from tokenauth import _db, _extensions, _refresh_tokens, _revocation, signals
+from tokenauth._family_lookup import family_for_update, user_of
+from tokenauth._fingerprints import (
     client_binding,
     client_binding_matches,
     password_fingerprint,
     password_fingerprint_matches,
 )
+from tokenauth.access import encode_access_token
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.settings import get_settings
 
@@ -35,17 +35,17 @@ class IssuedTokens:
     family_public_id: str
     # TOKEN_RESPONSE_FIELDS, computed with the token so that a refusal rolls the mint back.
     response_fields: Mapping[str, object] = field(
-        default_factory=lambda: extensions.NOTHING, repr=False, hash=False
+        default_factory=lambda: _extensions.NOTHING, repr=False, hash=False
     )
 
 
-def genuine_family(parsed: refresh_tokens.ParsedRefreshToken) -> RefreshTokenFamily | None:
+def genuine_family(parsed: _refresh_tokens.ParsedRefreshToken) -> RefreshTokenFamily | None:
     """The token's family, locked for the transaction, or None when its MAC is not genuine.
 
     A forged token never reaches a state change, whatever family it names.
     """
     family = family_for_update(parsed.public_id)
-    if family is None or not refresh_tokens.verify(parsed, family_secret=family.secret):
+    if family is None or not _refresh_tokens.verify(parsed, family_secret=family.secret):
         return None
     return family
 
@@ -86,12 +86,12 @@ def rotate(
     if verdict in ("revoked", "forged"):
         return verdict
     if verdict == "reuse":
-        revocation.revoke_for_reuse(family, ip, user_agent, now)
+        _revocation.revoke_for_reuse(family, ip, user_agent, now)
         return "reused"
     problem = unusable(family, now)
     if problem:
         return problem
-    if verdict == "current" and generation >= refresh_tokens.MAX_GENERATION:
+    if verdict == "current" and generation >= _refresh_tokens.MAX_GENERATION:
         return "exhausted"  # ten billion refreshes: the token format has no eleventh digit
     if verdict == "current" and not _compare_and_set(family, generation, ip, user_agent, now):
         if retried:
@@ -99,11 +99,11 @@ def rotate(
         # Someone rotated (or revoked) first: now grace, reuse or revoked. The re-read locks
         # the row: a plain read may return the transaction's snapshot, the stale generation.
         user = family.user  # read with the family; refresh_from_db() would drop it
-        family.refresh_from_db(from_queryset=revocation.lock(_db.families()))
+        family.refresh_from_db(from_queryset=_revocation.lock(_db.families()))
         family.user = user
         return rotate(family, generation, ip, user_agent, now, retried=True)
     # On grace: the same successor the first caller got; no row, expiry or last_used_at changes.
-    revocation.send_on_commit(
+    _revocation.send_on_commit(
         signals.token_refreshed,
         user_id=family.user_id,
         family_public_id=family.public_id,
@@ -120,7 +120,7 @@ def _compare_and_set(
     idle_expires_at = min(
         now + get_settings().refresh_token_idle_lifetime, family.absolute_expires_at
     )
-    rotated = revocation.live(pk=family.pk, generation=generation).update(
+    rotated = _revocation.live(pk=family.pk, generation=generation).update(
         generation=generation + 1,
         last_used_at=now,
         rotated_at=now,
@@ -142,10 +142,10 @@ def unusable(family: RefreshTokenFamily, now: datetime) -> str:
     user = user_of(family)  # the first use of the user on every path that mints
     # Also caught eagerly on save; this catches QuerySet.update(), which sends no signal.
     if not user.is_active:
-        revocation.revoke_rows(revocation.row_of(family), RevocationReason.DEACTIVATED, now)
+        _revocation.revoke_rows(_revocation.row_of(family), RevocationReason.DEACTIVATED, now)
         return "inactive_user"
     if not password_fingerprint_matches(user.password, family.password_fingerprint):
-        revocation.revoke_rows(revocation.row_of(family), RevocationReason.PASSWORD_CHANGED, now)
+        _revocation.revoke_rows(_revocation.row_of(family), RevocationReason.PASSWORD_CHANGED, now)
         return "password_changed"
     return ""
 
@@ -156,8 +156,8 @@ def mint_tokens(
     """A fresh access token and the refresh token of the family's current generation, with
     the project's extra claims and response fields (``ImproperlyConfigured`` if refused)."""
     conf = get_settings()
-    extra_claims = extensions.access_token_claims(user)
-    response_fields = extensions.token_response_fields(user)
+    extra_claims = _extensions.access_token_claims(user)
+    response_fields = _extensions.token_response_fields(user)
     access_expires_at = min(now + conf.access_token_lifetime, family.absolute_expires_at)
     access_token = encode_access_token(
         user_id=str(user.pk),
@@ -167,7 +167,7 @@ def mint_tokens(
         expires_at=access_expires_at,
         extra_claims=extra_claims,
     )
-    refresh_token = refresh_tokens.make_refresh_token(
+    refresh_token = _refresh_tokens.make_refresh_token(
         family_secret=family.secret, public_id=family.public_id, generation=family.generation
     )
     return IssuedTokens(

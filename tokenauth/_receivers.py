@@ -20,8 +20,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.db.models import Model
 
-from tokenauth import _db, revocation_cache, service
-from tokenauth.fingerprints import password_fingerprint, password_fingerprints
+from tokenauth import _db, _revocation_cache, service
+from tokenauth._fingerprints import password_fingerprint, password_fingerprints
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 _WATCHED = frozenset({"password", "is_active"})
@@ -110,7 +110,7 @@ def mark_deleted_family(
     this signal (see ``tokenauth._purge._delete``)."""
     if instance.revoked_at is None:
         public_id = instance.public_id
-        transaction.on_commit(lambda: revocation_cache.mark_revoked([public_id]), using=using)
+        transaction.on_commit(lambda: _revocation_cache.mark_revoked([public_id]), using=using)
 
 
 def _is_column(model: type[Model], name: str) -> bool:

@@ -28,7 +28,7 @@ _SHAPE = re.compile(
     r"tkrt_(?P<public_id>[A-Za-z0-9_-]{22})\.(?P<generation>0|[1-9][0-9]{0,9})\.(?P<mac>[A-Za-z0-9_-]{43})",
     re.ASCII,
 )
-_MAC_SALT = "tokenauth.refresh_tokens.mac"
+_MAC_SALT = "tokenauth._refresh_tokens.mac"
 _ALPHANUMERIC = string.ascii_letters + string.digits
 _URL_SAFE = _ALPHANUMERIC + "-_"
 _PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{22}", re.ASCII)
