@@ -96,7 +96,7 @@ REFUSED = [
     _refused({"REFRESH_COOKIE": "on"}, "REFRESH_COOKIE", "E007"),
     _refused({"REFRESH_COOKIE": {"name": "a b;c"}}, "REFRESH_COOKIE", "E007"),
     _refused({"REFRESH_COOKIE": {"secure": "yes"}}, "REFRESH_COOKIE", "E007"),
-    _refused({"REFRESH_COOKIE": {"samesite": "strict"}}, "REFRESH_COOKIE", "E007"),
+    _refused({"REFRESH_COOKIE": {"samesite": "strictly"}}, "REFRESH_COOKIE", "E007"),
     _refused({"SIGNING_KEY": private_pem(_RSA)}, "SIGNING_KEY", "E008"),  # a PEM as HS256 secret
     _refused({"ALGORITHM": "RS256", "SIGNING_KEY": private_pem(_P256)}, "SIGNING_KEY", "E008"),
     _refused(

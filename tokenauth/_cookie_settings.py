@@ -15,6 +15,7 @@ _KEYS = frozenset({"name", "path", "samesite", "secure", "domain"})
 _NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 token
 _ATTRIBUTE = re.compile(r"[^;,\s\x00-\x1f\x7f]+")  # no separators, spaces, controls
 _LABEL = "TOKENAUTH['REFRESH_COOKIE']"
+_SAMESITE: dict[str, SameSite] = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,7 @@ def parse_cookie(raw: object, problem: Callable[[str], None]) -> CookieSettings 
     domain = valid("domain", domain is None or _matches(_ATTRIBUTE, domain), "must be a host")
     secure = raw.get("secure", True)
     secure = valid("secure", isinstance(secure, bool), "must be True or False") is not False
-    samesite = raw.get("samesite", "Strict")
-    if samesite not in ("Strict", "Lax", "None"):
-        problem(f"{_LABEL}['samesite'] must be Strict, Lax or None; not {samesite!r}.")
-        samesite = "Strict"
+    samesite = _canonical_samesite(raw.get("samesite", "Strict"), problem)
     # Browsers drop these cookies silently (RFC 6265bis §4.1.3, SameSite=None needs Secure).
     prefix = str(name or "")
     if not secure and (samesite == "None" or prefix.startswith(("__Secure-", "__Host-"))):
@@ -62,10 +60,22 @@ def parse_cookie(raw: object, problem: Callable[[str], None]) -> CookieSettings 
     return CookieSettings(
         name=cast("str | None", name),
         path=cast("str | None", path),
-        samesite=cast(SameSite, samesite),
+        samesite=samesite,
         secure=secure,
         domain=cast("str | None", domain),
     )
+
+
+def _canonical_samesite(value: object, problem: Callable[[str], None]) -> SameSite:
+    """``"lax"``, ``"LAX"``... as ``"Lax"``: Django accepts any case, browsers too."""
+    canonical = _SAMESITE.get(value.lower()) if isinstance(value, str) else None
+    if canonical is None:
+        problem(
+            f"{_LABEL}['samesite'] must be the string 'Strict', 'Lax' or 'None' (any case); "
+            f"not {value!r}."
+        )
+        return "Strict"
+    return canonical
 
 
 def _matches(pattern: re.Pattern[str], value: object) -> bool:

@@ -137,8 +137,8 @@ class TokenEndpoint(APIView):
         """The body's refresh token, else (cookie mode) the cookie's once the CSRF rule passes;
         and whether it came from the cookie."""
         from_cookie = cookies.refresh_token_from_cookie(request) if cookies.enabled() else None
-        if from_cookie is not None and not cookies.is_json(request):
-            raise cookies.CsrfRefused()  # a form post riding on the cookie: 403, not 415
+        if from_cookie is not None:
+            cookies.require_json(request)  # a form post riding on the cookie: 403, not 415
         from_body = self.validated(RefreshTokenSerializer, request).validated_data.get(
             "refresh_token"
         )
@@ -177,6 +177,8 @@ class LoginView(TokenEndpoint):
 class RefreshView(TokenEndpoint):
     def post(self, request: Request) -> Response:
         refresh_token, from_cookie = self.refresh_token_of(request)
+        if not refresh_token and cookies.enabled():
+            raise cookies.missing_refresh_token()  # not "refresh_token: required"
         tokens = self.refresh_grant(request, refresh_token)
         # The successor goes back the way the token came: a client that sent it in the body
         # (a native app in a cookie-mode deployment) must get the next one in the body.
