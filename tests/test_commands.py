@@ -101,7 +101,7 @@ def test_revoke_user_finds_a_user_the_default_manager_hides(user: Any, hidden_us
 
     out = _run("tokenauth_revoke", "--user", user.username)
 
-    assert "Revoked 1 families." in out
+    assert "Revoked 1 family." in out
     row = _row(live)
     assert row is not None and row.revocation_reason == RevocationReason.COMMAND
 
@@ -161,7 +161,7 @@ def test_revoke_garbage_family_ids_revokes_nothing(user: Any, garbage: str) -> N
 def test_revoke_garbage_next_to_a_real_id_revokes_only_the_real_one(user: Any) -> None:
     real, other = _issue(user), _issue(user)
     out = _run("tokenauth_revoke", "--family", "garbage\x00", real.family_public_id, "B" * 22)
-    assert "Revoked 1 families." in out
+    assert "Revoked 1 family." in out
     assert list(
         RefreshTokenFamily.objects.filter(revoked_at__isnull=False).values_list(
             "public_id", flat=True

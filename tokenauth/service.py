@@ -294,6 +294,17 @@ def revoke_user(
         )
 
 
+def revoke_all_families(
+    *, reason: RevocationReason, now: datetime | None = None
+) -> tuple[int, int]:
+    """Revoke every live family of every user: (families, users). One locking read and one
+    ``UPDATE``; a ``family_revoked`` per family and the cache markers after commit."""
+    with _db.atomic():
+        live = _revocation.live()
+        users = live.values("user_id").distinct().count()
+        return _revocation.revoke_matching(live, reason, now or timezone.now()), users
+
+
 @dataclass(frozen=True)
 class Session:
     """A live family as its owner sees it (``sessions/``)."""
