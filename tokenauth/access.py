@@ -166,8 +166,9 @@ class _Verifier:
 class _Decoder:
     """What verification needs from the settings and the keys, worked out when either changes.
 
-    Built again whenever ``get_settings()`` or ``get_key_set()`` hands out a new object (both
-    reload on ``setting_changed``), so ``override_settings`` and key rotation apply at once.
+    Built again whenever ``get_settings()`` or ``get_key_set()`` hands out a new object (the
+    settings reload on ``setting_changed``, the key set with them or ``SECRET_KEY``), so
+    ``override_settings`` and key rotation apply at once.
     """
 
     conf: TokenAuthSettings = field(repr=False)  # SIGNING_KEY is in its repr

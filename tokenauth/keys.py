@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings as django_settings
-from django.utils.crypto import salted_hmac
-
+from tokenauth import _digests
 from tokenauth._key_settings import HMAC_ALGORITHMS
 from tokenauth.settings import TokenAuthSettings, get_settings
 
@@ -52,7 +49,7 @@ def _thumbprint(jwk: dict[str, str]) -> str:
 
 def _derived_hs_key(secret: str | bytes) -> bytes:
     # A purpose-bound key: never sign with SECRET_KEY itself. 64 bytes fits HS512 too.
-    return salted_hmac(_HS_KEY_SALT, "v1", secret=secret, algorithm="sha512").digest()
+    return _digests.digest(_HS_KEY_SALT, "v1", secret=secret, algorithm="sha512")
 
 
 def _hs_key(algorithm: str, secret: bytes, kid: str | None, *, signing: bool) -> Key:
@@ -141,28 +138,39 @@ def key_id(algorithm: str, signing_key: str | bytes) -> str:
     return _load(algorithm, signing_key, None, signing=True).kid
 
 
-@functools.cache
+# The key set, with the settings object and secret keys it was loaded from: loaded again
+# whenever either is another (override_settings, a SECRET_KEY rotation), so no
+# setting_changed receiver is needed. One tuple, assigned at once: thread-safe.
+_loaded: tuple[TokenAuthSettings, tuple[_digests.Secret, ...], KeySet] | None = None
+
+
 def get_key_set() -> KeySet:
     """The signing key and every key accepted for verification, by ``kid``.
 
     ``get_settings()`` has refused a key that cannot be loaded already (``tokenauth.E008``).
+    The same object while the settings and ``SECRET_KEY`` (and fallbacks) stay the same.
     """
-    return load_key_set(get_settings())
+    global _loaded
+    conf, secret_keys = get_settings(), _digests.secret_keys()
+    loaded = _loaded
+    if loaded is None or loaded[0] is not conf or loaded[1] != secret_keys:
+        loaded = _loaded = (conf, secret_keys, load_key_set(conf))
+    return loaded[2]
 
 
 def load_key_set(conf: TokenAuthSettings) -> KeySet:
     """The keys ``conf`` names; raises ``KeyError_``, naming the setting, when one cannot load."""
     if conf.signing_key is None and conf.algorithm in HMAC_ALGORITHMS:
+        current_secret, *fallbacks = _digests.secret_keys()
         signing = _hs_key(
             conf.algorithm,
-            _derived_hs_key(django_settings.SECRET_KEY),
+            _derived_hs_key(current_secret),
             conf.signing_key_id,
             signing=True,
         )
         # Tokens signed before a SECRET_KEY rotation stay valid while the old key is a fallback.
         extra = [
-            _hs_key(conf.algorithm, _derived_hs_key(old), None, signing=False)
-            for old in getattr(django_settings, "SECRET_KEY_FALLBACKS", [])
+            _hs_key(conf.algorithm, _derived_hs_key(old), None, signing=False) for old in fallbacks
         ]
     else:
         try:
@@ -187,7 +195,3 @@ def jwks() -> dict[str, list[dict[str, str]]]:
     key_set = get_key_set()
     keys = [key.public_jwk for key in key_set.by_kid.values() if key.public_jwk is not None]
     return {"keys": keys}
-
-
-def clear_cache() -> None:
-    get_key_set.cache_clear()
