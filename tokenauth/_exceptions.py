@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "AccessTokenRefused",
     "InvalidCredentials",
+    "InvalidRefreshToken",
     "LoginThrottled",
     "TemporarilyUnavailable",
     "TokenAuthError",
@@ -17,6 +18,15 @@ class TokenAuthError(Exception):
 
 class InvalidCredentials(TokenAuthError):
     """Wrong username or password, or an inactive user: the client cannot tell which."""
+
+
+class InvalidRefreshToken(TokenAuthError):
+    """The refresh token buys nothing. ``reason`` (a ``str``; a ``Refusal`` from the service)
+    is for logs, never for the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class LoginThrottled(TokenAuthError):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.translation import gettext_lazy as _
+
+__all__ = ["RefreshTokenFamily", "RevocationReason"]
 
 
 class RevocationReason(models.TextChoices):
@@ -32,6 +34,18 @@ class PublicIdField(models.CharField):  # type: ignore[type-arg]  # generic only
         if connection.vendor == "mysql" and self.db_collation is None:
             parameters["collation"] = "utf8mb4_bin"
         return parameters
+
+
+class RefreshTokenFamilyQuerySet(models.QuerySet["RefreshTokenFamily"]):
+    def live(self) -> RefreshTokenFamilyQuerySet:
+        """The families not revoked (expired ones included: expiry is a state, not a revocation)."""
+        return self.filter(revoked_at__isnull=True)
+
+    def locked(self) -> RefreshTokenFamilyQuerySet:
+        """``SELECT ... FOR UPDATE`` where the queryset's database has it (not SQLite)."""
+        if connections[self.db].features.has_select_for_update:
+            return self.select_for_update()
+        return self
 
 
 class RefreshTokenFamily(models.Model):
@@ -67,6 +81,8 @@ class RefreshTokenFamily(models.Model):
     reuse_detected_at = models.DateTimeField(null=True, blank=True)
     reuse_ip_address = models.GenericIPAddressField(null=True, blank=True)
     reuse_user_agent = models.CharField(max_length=255, blank=True)
+
+    objects = RefreshTokenFamilyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("refresh token family")
