@@ -24,6 +24,8 @@ from tokenauth import _db, _revocation_cache, service
 from tokenauth._fingerprints import password_fingerprint, password_fingerprints
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
+__all__ = ["apply_changes", "mark_deleted_family", "remember_changes", "tokenauth_login"]
+
 _WATCHED = frozenset({"password", "is_active"})
 _PENDING = "_tokenauth_pending"
 

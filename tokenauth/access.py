@@ -18,6 +18,7 @@ import jwt
 from django.core.exceptions import ImproperlyConfigured
 from jwt.algorithms import Algorithm
 
+from tokenauth._exceptions import InvalidAccessToken
 from tokenauth._refresh_tokens import is_public_id
 from tokenauth.keys import KeySet, get_key_set
 from tokenauth.settings import TokenAuthSettings, get_settings
@@ -43,10 +44,6 @@ RESERVED_CLAIMS = frozenset(
     {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "pwv", "cnf", "typ", "kid", "alg"}
 )
 _NO_EXTRA: Mapping[str, object] = MappingProxyType({})
-
-
-class InvalidAccessToken(Exception):
-    """The access token is malformed, forged, expired or not an access token."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from tokenauth._admin_filters import ReuseDetectedFilter, StatusFilter, status_o
 from tokenauth._user_agents import short_user_agent
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
+__all__ = ["RefreshTokenFamilyAdmin"]
+
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[RefreshTokenFamily]
 else:

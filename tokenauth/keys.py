@@ -9,16 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokenauth import _digests
+from tokenauth._exceptions import KeyMaterialError
 from tokenauth._key_settings import HMAC_ALGORITHMS
 from tokenauth.settings import TokenAuthSettings, get_settings
 
-__all__ = ["Key", "KeyError_", "KeySet", "get_key_set", "jwks", "key_id", "load_key_set"]
+__all__ = ["Key", "KeyMaterialError", "KeySet", "get_key_set", "jwks", "key_id", "load_key_set"]
 
 _HS_KEY_SALT = "tokenauth.keys.access-token-signing"
-
-
-class KeyError_(ValueError):
-    """A configured key cannot be loaded or does not fit its algorithm."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +63,9 @@ def _asymmetric_key(algorithm: str, pem: str | bytes, kid: str | None, *, signin
     try:
         from cryptography.hazmat.primitives import serialization
     except ImportError as exc:  # the crypto extra is optional
-        raise KeyError_(f"{algorithm} needs 'drf-tokenauth[crypto]' (cryptography).") from exc
+        raise KeyMaterialError(
+            f"{algorithm} needs 'drf-tokenauth[crypto]' (cryptography)."
+        ) from exc
     data = pem.encode() if isinstance(pem, str) else pem
     try:
         if signing:
@@ -76,7 +75,7 @@ def _asymmetric_key(algorithm: str, pem: str | bytes, kid: str | None, *, signin
             private_key = None
             public_key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError) as exc:
-        raise KeyError_(f"not a PEM {'private' if signing else 'public'} key") from exc
+        raise KeyMaterialError(f"not a PEM {'private' if signing else 'public'} key") from exc
     jwk = _public_jwk(algorithm, public_key)
     return Key(
         kid=kid or _thumbprint(jwk),
@@ -99,14 +98,14 @@ def _public_jwk(algorithm: str, public_key: Any) -> dict[str, str]:
 
     if algorithm[:2] in ("RS", "PS") and isinstance(public_key, rsa.RSAPublicKey):
         if public_key.key_size < MIN_RSA_BITS:  # RFC 7518 §3.3: 2048 bits or larger MUST
-            raise KeyError_(f"{algorithm} needs an RSA key of {MIN_RSA_BITS} bits or more")
+            raise KeyMaterialError(f"{algorithm} needs an RSA key of {MIN_RSA_BITS} bits or more")
         rsa_numbers = public_key.public_numbers()
         return {"e": uint(rsa_numbers.e), "kty": "RSA", "n": uint(rsa_numbers.n)}
     curves = {"ES256": ("P-256", 32, ec.SECP256R1), "ES384": ("P-384", 48, ec.SECP384R1)}
     if algorithm in curves and isinstance(public_key, ec.EllipticCurvePublicKey):
         crv, size, curve = curves[algorithm]
         if not isinstance(public_key.curve, curve):  # secp256k1 is 256 bits too, but not P-256
-            raise KeyError_(f"{algorithm} needs a {crv} key")
+            raise KeyMaterialError(f"{algorithm} needs a {crv} key")
         point = public_key.public_numbers()
         return {"crv": crv, "kty": "EC", "x": uint(point.x, size), "y": uint(point.y, size)}
     if algorithm == "EdDSA":
@@ -117,7 +116,7 @@ def _public_jwk(algorithm: str, public_key: Any) -> dict[str, str]:
             return {"crv": "Ed25519", "kty": "OKP", "x": _b64(public_key.public_bytes(*raw))}
         if isinstance(public_key, ed448.Ed448PublicKey):
             return {"crv": "Ed448", "kty": "OKP", "x": _b64(public_key.public_bytes(*raw))}
-    raise KeyError_(f"the key does not fit {algorithm}")
+    raise KeyMaterialError(f"the key does not fit {algorithm}")
 
 
 def _load(algorithm: str, material: str | bytes, kid: str | None, *, signing: bool) -> Key:
@@ -125,7 +124,7 @@ def _load(algorithm: str, material: str | bytes, kid: str | None, *, signing: bo
         secret = material.encode() if isinstance(material, str) else material
         if secret.lstrip().startswith((b"-----BEGIN", b"ssh-")):
             # PyJWT refuses these as HMAC secrets (key confusion); so do we, at check time.
-            raise KeyError_(f"{algorithm} needs a secret, not a PEM or SSH key")
+            raise KeyMaterialError(f"{algorithm} needs a secret, not a PEM or SSH key")
         return _hs_key(algorithm, secret, kid, signing=signing)
     return _asymmetric_key(algorithm, material, kid, signing=signing)
 
@@ -133,7 +132,7 @@ def _load(algorithm: str, material: str | bytes, kid: str | None, *, signing: bo
 def key_id(algorithm: str, signing_key: str | bytes) -> str:
     """The ``kid`` that ``SIGNING_KEY_ID`` defaults to for this key: its RFC 7638 thumbprint.
 
-    Raises ``KeyError_`` when the key does not load or does not fit ``algorithm``.
+    Raises ``KeyMaterialError`` when the key does not load or does not fit ``algorithm``.
     """
     return _load(algorithm, signing_key, None, signing=True).kid
 
@@ -159,7 +158,8 @@ def get_key_set() -> KeySet:
 
 
 def load_key_set(conf: TokenAuthSettings) -> KeySet:
-    """The keys ``conf`` names; raises ``KeyError_``, naming the setting, when one cannot load."""
+    """The keys ``conf`` names; raises ``KeyMaterialError``, naming the setting, when one
+    cannot load."""
     if conf.signing_key is None and conf.algorithm in HMAC_ALGORITHMS:
         current_secret, *fallbacks = _digests.secret_keys()
         signing = _hs_key(
@@ -175,16 +175,16 @@ def load_key_set(conf: TokenAuthSettings) -> KeySet:
     else:
         try:
             if conf.signing_key is None:
-                raise KeyError_(f"{conf.algorithm} needs one")
+                raise KeyMaterialError(f"{conf.algorithm} needs one")
             signing = _load(conf.algorithm, conf.signing_key, conf.signing_key_id, signing=True)
-        except KeyError_ as exc:
-            raise KeyError_(f"TOKENAUTH['SIGNING_KEY']: {exc}") from exc
+        except KeyMaterialError as exc:
+            raise KeyMaterialError(f"TOKENAUTH['SIGNING_KEY']: {exc}") from exc
         extra = []
     for entry in conf.verifying_keys:
         try:
             extra.append(_load(entry.algorithm, entry.key, entry.kid, signing=False))
-        except KeyError_ as exc:
-            raise KeyError_(f"TOKENAUTH['VERIFYING_KEYS'] kid {entry.kid!r}: {exc}") from exc
+        except KeyMaterialError as exc:
+            raise KeyMaterialError(f"TOKENAUTH['VERIFYING_KEYS'] kid {entry.kid!r}: {exc}") from exc
     by_kid = {key.kid: key for key in extra}
     by_kid[signing.kid] = signing
     return KeySet(signing=signing, by_kid=by_kid)

@@ -1,4 +1,9 @@
-"""The domain: log in, refresh, revoke. Plain functions over models; never sees a request."""
+"""The domain's façade: log in, refresh, revoke. Plain functions; never sees a request.
+
+Every exception it raises for callers derives from ``TokenAuthError``: ``InvalidCredentials``,
+``LoginThrottled``, ``InvalidRefreshToken``, ``InvalidAccessToken``, ``AccessTokenRefused``,
+``TemporarilyUnavailable`` and ``KeyMaterialError``, all exported here.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from tokenauth._exceptions import (
     AccessTokenRefused,
     InvalidCredentials,
     InvalidRefreshToken,
+    KeyMaterialError,
     LoginThrottled,
     TemporarilyUnavailable,
     TokenAuthError,
@@ -46,15 +52,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessTokenRefused",
+    "ActiveSession",
     "InvalidAccessToken",
     "InvalidCredentials",
     "InvalidRefreshToken",
     "IssuedTokens",
+    "KeyMaterialError",
     "LoginThrottled",
     "PurgeBatch",
     "PurgeResult",
     "RevocationReason",
-    "Session",
     "TemporarilyUnavailable",
     "TokenAuthError",
     "TokenUser",
@@ -253,7 +260,7 @@ def revoke_user(
 
 
 @dataclass(frozen=True)
-class Session:
+class ActiveSession:
     """A live family as its owner sees it (``sessions/``)."""
 
     public_id: str
@@ -264,7 +271,9 @@ class Session:
     ip_address: str | None
 
 
-def live_families(*, user: AbstractBaseUser, now: datetime | None = None) -> tuple[Session, ...]:
+def live_families(
+    *, user: AbstractBaseUser, now: datetime | None = None
+) -> tuple[ActiveSession, ...]:
     """The user's families that can still refresh, newest first."""
     now = now or timezone.now()
     families = (
@@ -274,7 +283,7 @@ def live_families(*, user: AbstractBaseUser, now: datetime | None = None) -> tup
         .order_by("-created_at")
     )
     return tuple(
-        Session(
+        ActiveSession(
             public_id=family.public_id,
             created_at=family.created_at,
             last_used_at=family.last_used_at,
