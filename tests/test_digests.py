@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokenauth import _refresh_tokens, keys
-from tokenauth._fingerprints import client_binding, password_fingerprint
+from tokenauth._fingerprints import client_binding, password_version
 
 # tests/settings.py's SECRET_KEY
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-hmac-0123456789"
@@ -23,7 +23,7 @@ def test_a_refresh_tokens_mac_is_the_one_tokens_already_issued_carry() -> None:
 
 
 def test_the_password_version_is_the_one_families_and_access_tokens_already_hold() -> None:
-    assert password_fingerprint("pbkdf2_sha256$1000000$salt$hash") == "c16e930162"
+    assert password_version("pbkdf2_sha256$1000000$salt$hash") == "c16e930162"
 
 
 def test_the_client_binding_is_the_one_rotated_families_already_hold() -> None:
@@ -45,7 +45,7 @@ def test_the_derived_hs_signing_key_is_the_one_access_tokens_are_signed_with() -
 def test_every_digest_changes_with_the_secret_key(settings: Any) -> None:
     settings.SECRET_KEY = SECRET_KEY + "-rotated"
 
-    assert password_fingerprint("pbkdf2_sha256$1000000$salt$hash") != "c16e930162"
+    assert password_version("pbkdf2_sha256$1000000$salt$hash") != "c16e930162"
     assert client_binding(ip="203.0.113.77", user_agent="pytest-agent/1.0") != (
         "656666b8322ef3617b5ed92ea45fc646"
     )

@@ -23,7 +23,7 @@ from tests.factories import UserFactory
 from tokenauth import _refresh_tokens, service, signals
 from tokenauth._client_info import Client
 from tokenauth._family import Refusal, rotate
-from tokenauth._fingerprints import password_fingerprint
+from tokenauth._fingerprints import password_version
 from tokenauth.access import decode_access_token
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidCredentials, InvalidRefreshToken, IssuedTokens
@@ -106,7 +106,7 @@ def test_login_creates_one_family_with_its_fields(user: Any) -> None:
     assert family.absolute_expires_at == T0 + timedelta(days=30)
     assert family.ip_address == IP
     assert family.user_agent == UA
-    assert family.password_fingerprint == password_fingerprint(user.password)
+    assert family.password_version == password_version(user.password)
     assert family.revoked_at is None
     assert tokens.refresh_token.startswith("tkrt_")
     assert tokens.access_token_expires_in == 15 * 60

@@ -19,8 +19,8 @@ from tokenauth._family_lookup import family_for_update, user_of
 from tokenauth._fingerprints import (
     client_binding,
     client_binding_matches,
-    password_fingerprint,
-    password_fingerprint_matches,
+    password_version,
+    password_version_matches,
 )
 from tokenauth._issued_tokens import IssuedTokens
 from tokenauth.models import RefreshTokenFamily, RefreshTokenFamilyQuerySet, RevocationReason
@@ -91,7 +91,7 @@ def start_family(*, user: AbstractBaseUser, client: Client, now: datetime) -> Is
         absolute_expires_at=absolute_expires_at,
         user_agent=client.stored_user_agent,
         ip_address=client.stored_ip,
-        password_fingerprint=password_fingerprint(user.password),
+        password_version=password_version(user.password),
     )
     logger.info("tokenauth: family %s started for user %s", family.public_id, user.pk)
     signals.send_after_commit(
@@ -129,7 +129,7 @@ def classify(
         and now - family.rotated_at < grace
         # The same client as the rotation (network and agent): a thief elsewhere gets nothing.
         and client_binding_matches(
-            ip=client.ip, user_agent=client.user_agent, binding=family.rotation_binding
+            ip=client.ip, user_agent=client.user_agent, binding=family.client_binding
         )
     ):
         return Verdict.GRACE
@@ -209,9 +209,9 @@ def _compare_and_set(
             last_used_at=now,
             rotated_at=now,
             idle_expires_at=idle_expires_at,
-            rotation_binding=client_binding(ip=client.ip, user_agent=client.user_agent),
+            client_binding=client_binding(ip=client.ip, user_agent=client.user_agent),
             # Re-stamped under the current SECRET_KEY, so retiring a fallback logs nobody out.
-            password_fingerprint=password_fingerprint(family.user.password),
+            password_version=password_version(family.user.password),
         )
     )
     if rotated:
@@ -230,7 +230,7 @@ def revoke_if_unusable(family: RefreshTokenFamily, now: datetime) -> Refusal | N
     if not user.is_active:
         revoke_family(family, RevocationReason.DEACTIVATED, now)
         return Refusal.INACTIVE_USER
-    if not password_fingerprint_matches(user.password, family.password_fingerprint):
+    if not password_version_matches(user.password, family.password_version):
         revoke_family(family, RevocationReason.PASSWORD_CHANGED, now)
         return Refusal.PASSWORD_CHANGED
     return None

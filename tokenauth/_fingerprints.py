@@ -14,9 +14,9 @@ from tokenauth._client_info import network
 __all__ = [
     "client_binding",
     "client_binding_matches",
-    "password_fingerprint",
-    "password_fingerprint_matches",
-    "password_fingerprints",
+    "password_version",
+    "password_version_matches",
+    "password_versions",
 ]
 
 _PWV_LENGTH = 10
@@ -25,22 +25,22 @@ _BINDING_LENGTH = 32
 _BINDING_PURPOSE = "tokenauth.binding"
 
 
-def password_fingerprint(password_hash: str, *, secret: _digests.Secret | None = None) -> str:
+def password_version(password_hash: str, *, secret: _digests.Secret | None = None) -> str:
     """A few characters that change when the password does; keyed, so never an oracle."""
     return _digests.hex_digest(_PWV_PURPOSE, password_hash, length=_PWV_LENGTH, secret=secret)
 
 
-def password_fingerprints(password_hash: str) -> list[str]:
+def password_versions(password_hash: str) -> list[str]:
     """The fingerprint under ``SECRET_KEY`` and under each fallback."""
-    return [password_fingerprint(password_hash, secret=key) for key in _digests.secret_keys()]
+    return [password_version(password_hash, secret=key) for key in _digests.secret_keys()]
 
 
-def password_fingerprint_matches(password_hash: str, *fingerprints: str) -> bool:
+def password_version_matches(password_hash: str, *fingerprints: str) -> bool:
     """Whether each fingerprint is the hash's under ``SECRET_KEY`` or a fallback.
 
     Several at once (the family's and the access token's ``pwv``) cost the HMACs once.
     """
-    candidates = password_fingerprints(password_hash)
+    candidates = password_versions(password_hash)
     return all(
         any(hmac.compare_digest(candidate, fingerprint) for candidate in candidates)
         for fingerprint in fingerprints

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tokenauth import _extensions, _refresh_tokens
-from tokenauth._fingerprints import password_fingerprint
+from tokenauth._fingerprints import password_version
 from tokenauth.access import encode_access_token
 from tokenauth.settings import get_settings
 
@@ -48,7 +48,7 @@ def mint_tokens(
     access_token = encode_access_token(
         user_id=str(user.pk),
         family_public_id=family.public_id,
-        password_version=password_fingerprint(user.password),
+        password_version=password_version(user.password),
         now=now,
         expires_at=access_expires_at,
         extra_claims=extra_claims,

@@ -70,9 +70,11 @@ class RefreshTokenFamily(models.Model):
 
     user_agent = models.CharField(max_length=255, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
-    password_fingerprint = models.CharField(max_length=16)
+    # The ``pwv`` claim's value for the user's password when the family last rotated: a keyed
+    # fingerprint of the password hash, so a changed password (even by update()) refuses.
+    password_version = models.CharField(max_length=16)
     # HMAC of the last rotation's user agent and network: a grace replay must match it.
-    rotation_binding = models.CharField(max_length=32, blank=True)
+    client_binding = models.CharField(max_length=32, blank=True)
 
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(

@@ -299,7 +299,7 @@ def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
     """``database`` mode: the token's user if its family is live, in ONE query (a join).
 
     None when the family is revoked or unknown, the user inactive or their password changed
-    (caught through the fingerprint even after a ``QuerySet.update()``).
+    (caught through the password version even after a ``QuerySet.update()``).
     """
     return _token_users.user_for_access_token(claims)
 
