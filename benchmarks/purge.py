@@ -47,8 +47,8 @@ FAMILY_COLUMNS = {
     "user_agent": "'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0 Safari/537.36'",
     "ip_address": "('203.0.113.' || (1 + i % 250))::inet",
-    "password_fingerprint": "substr(md5('p' || i % {users}), 1, 16)",
-    "rotation_binding": "substr(md5('b' || i), 1, 32)",
+    "password_version": "substr(md5('p' || i % {users}), 1, 16)",
+    "client_binding": "substr(md5('b' || i), 1, 32)",
 }
 FILL_USERS = (
     "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email,"  # noqa: S608

@@ -61,7 +61,7 @@ def test_changelist_and_change_page_render_without_secret_or_refresh_token(
         assert family.secret not in html, url
         assert refresh_token not in html, url
         assert mac not in html, url
-        assert family.password_fingerprint not in html, url
+        assert family.password_version not in html, url
 
 
 def test_there_is_no_add_page(staff_client: Client) -> None:

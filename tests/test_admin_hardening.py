@@ -18,7 +18,7 @@ from tokenauth.models import RefreshTokenFamily, RevocationReason
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/tokenauth/refreshtokenfamily/"
-SECRET_FIELDS = ("secret", "password_fingerprint", "rotation_binding")
+SECRET_FIELDS = ("secret", "password_version", "client_binding")
 
 
 def _staff(*codenames: str, superuser: bool = False) -> Client:
@@ -39,10 +39,10 @@ def staff_client(request: Any, db: None) -> Client:
 @pytest.fixture
 def family(user: Any) -> RefreshTokenFamily:
     issued = service.issue_tokens(user=user, user_agent="agent", ip="192.0.2.1")
-    # One rotation, so that ``rotation_binding`` is set too.
+    # One rotation, so that ``client_binding`` is set too.
     service.refresh(refresh_token=issued.refresh_token, ip="192.0.2.1", user_agent="agent")
     family = RefreshTokenFamily.objects.get(public_id=issued.family_public_id)
-    assert family.secret and family.password_fingerprint and family.rotation_binding
+    assert family.secret and family.password_version and family.client_binding
     return family
 
 
@@ -55,11 +55,11 @@ LOOKUPS: dict[str, Callable[[RefreshTokenFamily], str]] = {
     "secret__gt": lambda f: f.secret[:3],
     "secret__in": lambda f: f.secret,
     "secret__isnull": lambda f: "False",
-    "password_fingerprint": lambda f: f.password_fingerprint,
-    "password_fingerprint__startswith": lambda f: f.password_fingerprint[:1],
-    "rotation_binding__startswith": lambda f: f.rotation_binding[:1],
+    "password_version": lambda f: f.password_version,
+    "password_version__startswith": lambda f: f.password_version[:1],
+    "client_binding__startswith": lambda f: f.client_binding[:1],
     "user__token_families__secret__startswith": lambda f: f.secret[:1],
-    "user__token_families__password_fingerprint": lambda f: f.password_fingerprint,
+    "user__token_families__password_version": lambda f: f.password_version,
     "user__password__startswith": lambda f: "md5$",
 }
 
@@ -89,7 +89,7 @@ def test_a_true_and_a_false_secret_prefix_get_the_same_answer(
 
 
 def test_search_does_not_match_a_secret(staff_client: Client, family: RefreshTokenFamily) -> None:
-    for value in (family.secret, family.secret[:8], family.password_fingerprint):
+    for value in (family.secret, family.secret[:8], family.password_version):
         response = staff_client.get(CHANGELIST, {"q": value})
         assert response.status_code == 200
         assert response.context["cl"].result_count == 0, value

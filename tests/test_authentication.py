@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis
 from tests.factories import UserFactory
 from tokenauth import service
-from tokenauth._fingerprints import password_fingerprint
+from tokenauth._fingerprints import password_version
 from tokenauth.access import decode_access_token, encode_access_token
 from tokenauth.authentication import AccessTokenAuthentication
 from tokenauth.models import RevocationReason
@@ -198,7 +198,7 @@ def test_database_mode_refuses_a_token_naming_another_users_family(
     access_token = encode_access_token(
         user_id=str(other.pk),
         family_public_id=sid,
-        password_version=password_fingerprint(other.password),
+        password_version=password_version(other.password),
         now=now,
         expires_at=now + timedelta(minutes=5),
     )
@@ -213,7 +213,7 @@ def test_database_mode_refuses_an_unknown_family(
     access_token = encode_access_token(
         user_id=str(user.pk),
         family_public_id="never-issued-family-id",
-        password_version=password_fingerprint(user.password),
+        password_version=password_version(user.password),
         now=now,
         expires_at=now + timedelta(minutes=5),
     )
@@ -392,7 +392,7 @@ def test_cache_mode_sub_that_is_not_a_pk_is_a_401_not_a_500(
     access_token = encode_access_token(
         user_id="not-a-number",
         family_public_id=sid,
-        password_version=password_fingerprint(user.password),
+        password_version=password_version(user.password),
         now=now,
         expires_at=now + timedelta(minutes=5),
     )
@@ -406,7 +406,7 @@ def _token_with_sub(user: Any, sid: str, sub: str) -> str:
     return encode_access_token(
         user_id=sub,
         family_public_id=sid,
-        password_version=password_fingerprint(user.password),
+        password_version=password_version(user.password),
         now=now,
         expires_at=now + timedelta(minutes=5),
     )

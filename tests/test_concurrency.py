@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from tests.conftest import lock_timeout, post_json, requires_server_database
 from tests.factories import PASSWORD
-from tokenauth import _refresh_tokens, _rotation, service, signals
+from tokenauth import _client_info, _family, _issued_tokens, _refresh_tokens, service, signals
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = requires_server_database
@@ -196,7 +196,7 @@ def test_a_failure_after_the_compare_and_set_rolls_the_rotation_back(
     body = login(user, **CLIENT_META)
     before = family_of(body)
     generation_seen_by_the_failure: list[int] = []
-    real_tokens = _rotation.mint_tokens
+    real_tokens = _issued_tokens.mint_tokens
 
     def fail_once(family: RefreshTokenFamily, user: Any, *, now: Any) -> service.IssuedTokens:
         if not generation_seen_by_the_failure:
@@ -207,7 +207,7 @@ def test_a_failure_after_the_compare_and_set_rolls_the_rotation_back(
             raise RuntimeError("injected after the UPDATE")
         return real_tokens(family, user, now=now)
 
-    monkeypatch.setattr(_rotation, "mint_tokens", fail_once)
+    monkeypatch.setattr(_issued_tokens, "mint_tokens", fail_once)
     refreshed_signals: list[dict[str, Any]] = []
     signals.token_refreshed.connect(
         lambda **kw: refreshed_signals.append(kw), weak=False, dispatch_uid="test-rollback"
@@ -375,13 +375,12 @@ def test_a_compare_and_set_that_loses_reads_the_winner_whatever_the_snapshot(
             stale = RefreshTokenFamily.objects.get(public_id=parsed.public_id)  # the snapshot
             (winner,) = run_concurrently(http_refresh(body["refresh_token"]))
             assert winner.status_code == 200, winner.content
-            outcome = _rotation.rotate(
-                stale, parsed.generation, REMOTE_ADDR, USER_AGENT, timezone.now()
-            )
+            client = _client_info.Client(REMOTE_ADDR, USER_AGENT)
+            outcome = _family.rotate(stale, parsed.generation, client, timezone.now())
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
-    assert isinstance(outcome, _rotation.IssuedTokens), outcome
+    assert isinstance(outcome, service.IssuedTokens), outcome
     assert outcome.refresh_token == winner.json()["refresh_token"]
     assert RefreshTokenFamily.objects.get(pk=stale.pk).generation == parsed.generation + 1

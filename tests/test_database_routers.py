@@ -23,7 +23,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import post_json
 from tests.factories import PASSWORD
-from tokenauth import _family_lookup, _rotation, signals
+from tokenauth import _family_lookup, _issued_tokens, signals
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = pytest.mark.django_db(databases=["default", "auth"], transaction=True)
@@ -222,7 +222,7 @@ def test_a_failure_after_the_rotation_rolls_it_back(
         raise RuntimeError("failed after the UPDATE")
 
     with monkeypatch.context() as patched:
-        patched.setattr(_rotation, "mint_tokens", _fail)
+        patched.setattr(_issued_tokens, "mint_tokens", _fail)
         with pytest.raises(RuntimeError):
             _refresh(client, refresh_token)
 

@@ -43,7 +43,7 @@ def test_the_user_is_the_one_the_orm_builds(family: RefreshTokenFamily) -> None:
         assert getattr(user, field.attname) == getattr(from_orm, field.attname), field.name
     assert timezone.is_aware(user.last_login)  # converters ran (SQLite returns text)
     assert user._state.adding is False and user._state.db == "default"
-    assert state == _family_lookup.FamilyState(None, family.password_fingerprint)
+    assert state == _family_lookup.FamilyState(None, family.password_version)
 
 
 def test_a_revoked_family_reads_as_revoked(family: RefreshTokenFamily) -> None:
@@ -180,7 +180,7 @@ def test_a_statement_compiled_for_another_user_model_is_never_reused(
     with transaction.atomic():
         locked = _family_lookup.family_for_update(family.public_id)
 
-    assert user.pk == family.user_id and state.password_fingerprint == family.password_fingerprint
+    assert user.pk == family.user_id and state.password_version == family.password_version
     assert locked is not None and locked.user.pk == family.user_id
     label = get_user_model()._meta.label
     assert set(cache) == {

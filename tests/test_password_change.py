@@ -19,7 +19,7 @@ from django.test import Client
 
 from tests.conftest import post_json, requires_redis
 from tests.factories import PASSWORD, UserFactory
-from tokenauth._fingerprints import password_fingerprint
+from tokenauth._fingerprints import password_version
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = pytest.mark.django_db
@@ -177,7 +177,7 @@ def test_a_rehash_at_tokenauths_login_revokes_nothing_and_restamps_the_families(
     assert revoked_events == []
     for row in families_of(user):
         assert row.revoked_at is None
-        assert row.password_fingerprint == password_fingerprint(new_hash)
+        assert row.password_version == password_version(new_hash)
     refreshed = refresh(client, earlier)
     assert refreshed.status_code == 200, refreshed.content
     for tokens in (refreshed.json(), later):

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import _receivers, _revocation_cache, service
-from tokenauth._fingerprints import password_fingerprint
+from tokenauth._fingerprints import password_version
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidRefreshToken, IssuedTokens
 
@@ -284,7 +284,7 @@ def test_a_rehash_in_tokenauths_login_window_restamps_instead_of_revoking(
     assert revoked_events == []
     for family in (_family(tokens), _family(other_device)):
         assert family.revoked_at is None
-        assert family.password_fingerprint == password_fingerprint(new_hash)
+        assert family.password_version == password_version(new_hash)
     assert rehashed.check_password(PASSWORD)
     assert _refresh(tokens).refresh_token
     assert _family(tokens).revoked_at is None

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.conftest import UNREACHABLE_REDIS, post_json
 from tests.factories import PASSWORD, UserFactory
-from tokenauth import _revocation, keys, service
+from tokenauth import _family, keys, service
 from tokenauth.checks import check_settings
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.settings import get_settings
@@ -176,8 +176,8 @@ def test_revoking_the_same_family_twice_signals_once(
     now = timezone.now()
 
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        first = _revocation.revoke_rows(rows, RevocationReason.ADMIN, now)
-        second = _revocation.revoke_rows(rows, RevocationReason.ADMIN, now)
+        first = _family.revoke_rows(rows, RevocationReason.ADMIN, now)
+        second = _family.revoke_rows(rows, RevocationReason.ADMIN, now)
 
     assert (first, second) == (1, 0)
     assert revoked_events == [

@@ -20,8 +20,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.factories import UserFactory
-from tokenauth import _refresh_tokens, _rotation, service, signals
-from tokenauth._fingerprints import password_fingerprint
+from tokenauth import _refresh_tokens, service, signals
+from tokenauth._client_info import Client
+from tokenauth._family import Refusal, rotate
+from tokenauth._fingerprints import password_version
 from tokenauth.access import decode_access_token
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidCredentials, InvalidRefreshToken, IssuedTokens
@@ -104,7 +106,7 @@ def test_login_creates_one_family_with_its_fields(user: Any) -> None:
     assert family.absolute_expires_at == T0 + timedelta(days=30)
     assert family.ip_address == IP
     assert family.user_agent == UA
-    assert family.password_fingerprint == password_fingerprint(user.password)
+    assert family.password_version == password_version(user.password)
     assert family.revoked_at is None
     assert tokens.refresh_token.startswith("tkrt_")
     assert tokens.access_token_expires_in == 15 * 60
@@ -372,7 +374,7 @@ def test_a_rotation_that_loses_its_compare_and_set_reads_the_family_again(user: 
     second = _refresh(first.refresh_token, now + timedelta(seconds=1))
 
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        outcome = _rotation.rotate(stale, parsed.generation, IP, UA, now + timedelta(seconds=2))
+        outcome = rotate(stale, parsed.generation, Client(IP, UA), now + timedelta(seconds=2))
 
     assert isinstance(outcome, IssuedTokens), outcome
     assert outcome.refresh_token == second.refresh_token
@@ -390,9 +392,9 @@ def test_a_rotation_that_loses_to_a_logout_sees_the_revocation(user: Any) -> Non
     service.logout(refresh_token=first.refresh_token, ip=IP, user_agent=UA, now=now)
 
     with transaction.atomic():
-        outcome = _rotation.rotate(stale, parsed.generation, IP, UA, now + timedelta(seconds=1))
+        outcome = rotate(stale, parsed.generation, Client(IP, UA), now + timedelta(seconds=1))
 
-    assert outcome == "revoked"
+    assert outcome is Refusal.REVOKED
     assert _family(first).revocation_reason == RevocationReason.LOGOUT
 
 

@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
-__all__ = ["clean_ip", "clean_user_agent", "network"]
+__all__ = ["Client", "clean_ip", "clean_user_agent", "network"]
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who presents a token: the IP and user agent as the request gave them (None: unknown).
+
+    Built once per service call; ``stored_ip`` and ``stored_user_agent`` are what a row keeps.
+    """
+
+    ip: str | None
+    user_agent: str
+
+    @property
+    def stored_ip(self) -> str | None:
+        return clean_ip(self.ip)
+
+    @property
+    def stored_user_agent(self) -> str:
+        return clean_user_agent(self.user_agent)
 
 
 def clean_ip(ip: str | None) -> str | None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.db import router, transaction
-from django.db.models import QuerySet
 from django.db.transaction import Atomic
 
-from tokenauth.models import RefreshTokenFamily
+from tokenauth.models import RefreshTokenFamily, RefreshTokenFamilyQuerySet
 
 __all__ = ["atomic", "families", "on_commit", "write_alias"]
 
@@ -33,6 +32,6 @@ def on_commit(callback: Callable[[], object]) -> None:
     transaction.on_commit(callback, using=write_alias())
 
 
-def families() -> QuerySet[RefreshTokenFamily]:
+def families() -> RefreshTokenFamilyQuerySet:
     """All families, read from that database too (the router would send reads elsewhere)."""
     return RefreshTokenFamily.objects.using(write_alias())

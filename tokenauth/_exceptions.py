@@ -1,10 +1,14 @@
-"""The service's exception hierarchy; ``tokenauth.service`` re-exports it (the public names)."""
+"""Every exception a user can catch, under ``TokenAuthError``; ``tokenauth.service`` re-exports
+them all (the public names)."""
 
 from __future__ import annotations
 
 __all__ = [
     "AccessTokenRefused",
+    "InvalidAccessToken",
     "InvalidCredentials",
+    "InvalidRefreshToken",
+    "KeyMaterialError",
     "LoginThrottled",
     "TemporarilyUnavailable",
     "TokenAuthError",
@@ -12,11 +16,20 @@ __all__ = [
 
 
 class TokenAuthError(Exception):
-    """Base of the errors the service raises."""
+    """Base of every error tokenauth raises for its users to catch."""
 
 
 class InvalidCredentials(TokenAuthError):
     """Wrong username or password, or an inactive user: the client cannot tell which."""
+
+
+class InvalidRefreshToken(TokenAuthError):
+    """The refresh token buys nothing. ``reason`` (a ``str``; a ``Refusal`` from the service)
+    is for logs, never for the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class LoginThrottled(TokenAuthError):
@@ -48,3 +61,14 @@ class AccessTokenRefused(TokenAuthError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class InvalidAccessToken(TokenAuthError):
+    """The access token is malformed, forged, expired or not an access token."""
+
+
+class KeyMaterialError(TokenAuthError, ValueError):
+    """A configured or generated key cannot be loaded or does not fit its algorithm.
+
+    Also a ``ValueError``, as it always was.
+    """

@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 # (PostgreSQL refuses NUL): should it ever reach a query, that query finds nothing.
 _PLACEHOLDER = "(tokenauth: the public id)"
 _FAMILY_FIELDS = tuple(field.attname for field in RefreshTokenFamily._meta.concrete_fields)
-_STATE_FIELDS = ("revoked_at", "password_fingerprint")
+_STATE_FIELDS = ("revoked_at", "password_version")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class FamilyState:
     """What authentication needs from the family row: is it live, and for which password."""
 
     revoked_at: datetime | None
-    password_fingerprint: str
+    password_version: str
 
 
 def family_and_user(public_id: str) -> tuple[FamilyState, AbstractBaseUser] | None:
@@ -67,11 +67,11 @@ def family_and_user(public_id: str) -> tuple[FamilyState, AbstractBaseUser] | No
         family = _first(_orm_families(connection, public_id))
         if family is None:
             return None
-        return FamilyState(family.revoked_at, family.password_fingerprint), family.user
+        return FamilyState(family.revoked_at, family.password_version), family.user
     if found is None:
         return None
-    compiled, (revoked_at, fingerprint, *user_values) = found
-    return FamilyState(revoked_at, fingerprint), compiled.user(connection.alias, user_values)
+    compiled, (revoked_at, password_version, *user_values) = found
+    return FamilyState(revoked_at, password_version), compiled.user(connection.alias, user_values)
 
 
 def family_for_update(public_id: str) -> RefreshTokenFamily | None:

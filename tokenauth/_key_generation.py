@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tokenauth._key_settings import ALGORITHMS, HMAC_ALGORITHMS
-from tokenauth.keys import KeyError_, key_id
+from tokenauth.keys import KeyMaterialError, key_id
 
 __all__ = ["RSA_KEY_BITS", "NewKey", "generate_key"]
 
@@ -29,7 +29,7 @@ def generate_key(algorithm: str) -> NewKey:
 
     HS*: ``secrets.token_urlsafe`` of the hash's size (RFC 7518 §3.2), so the secret is as long
     in characters as ``tokenauth.E005`` asks in bytes, with full entropy. Raises ``ValueError``
-    for an unknown algorithm, ``KeyError_`` when ``cryptography`` is not installed.
+    for an unknown algorithm, ``KeyMaterialError`` when ``cryptography`` is not installed.
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}")
@@ -44,7 +44,9 @@ def _private_key(algorithm: str) -> Any:
     try:
         from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
     except ImportError as exc:  # the crypto extra is optional
-        raise KeyError_(f"{algorithm} needs 'drf-tokenauth[crypto]' (cryptography).") from exc
+        raise KeyMaterialError(
+            f"{algorithm} needs 'drf-tokenauth[crypto]' (cryptography)."
+        ) from exc
     if algorithm[:2] in ("RS", "PS"):
         return rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_BITS)
     if algorithm == "ES256":

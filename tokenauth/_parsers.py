@@ -10,6 +10,8 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 from rest_framework.negotiation import DefaultContentNegotiation
 
+__all__ = ["AlwaysJSON", "FormParser", "JSONParser"]
+
 
 class JSONParser(parsers.JSONParser):
     """DRF's, plus: JSON nested too deep for Python's parser, and a charset that is no text

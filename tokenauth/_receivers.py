@@ -4,7 +4,7 @@ revokes their families; a deleted live family's access tokens are marked revoked
 Connected in ``TokenAuthConfig.ready()`` to the user model's ``pre_save``/``post_save``, so
 it works however the user is saved, and to the family's ``post_delete``. ``QuerySet.update()``
 sends no signal: refresh and ``database`` mode still catch a changed password through the
-fingerprint, and the ``pwv`` claim wherever the user row is loaded.
+family's password version, and the ``pwv`` claim wherever the user row is loaded.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from django.db import transaction
 from django.db.models import Model
 
 from tokenauth import _db, _revocation_cache, service
-from tokenauth._fingerprints import password_fingerprint, password_fingerprints
+from tokenauth._fingerprints import password_version, password_versions
 from tokenauth.models import RefreshTokenFamily, RevocationReason
+
+__all__ = ["apply_changes", "mark_deleted_family", "remember_changes", "tokenauth_login"]
 
 _WATCHED = frozenset({"password", "is_active"})
 _PENDING = "_tokenauth_pending"
@@ -86,7 +88,7 @@ def remember_changes(
 
 
 def apply_changes(sender: type[Model], instance: Any, created: bool = False, **kwargs: Any) -> None:
-    """post_save: revoke, or re-stamp the fingerprint after a hasher upgrade."""
+    """post_save: revoke, or re-stamp the password version after a hasher upgrade."""
     pending = instance.__dict__.pop(_PENDING, None)
     if not pending:
         return
@@ -96,8 +98,8 @@ def apply_changes(sender: type[Model], instance: Any, created: bool = False, **k
         _db.families().filter(
             user_id=instance.pk,
             revoked_at__isnull=True,
-            password_fingerprint__in=password_fingerprints(pending["restamp"]),
-        ).update(password_fingerprint=password_fingerprint(instance.password))
+            password_version__in=password_versions(pending["restamp"]),
+        ).update(password_version=password_version(instance.password))
 
 
 def mark_deleted_family(

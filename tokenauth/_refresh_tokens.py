@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import hmac
 import re
 import secrets
 import string
 from dataclasses import dataclass
 
-from django.conf import settings as django_settings
-from django.utils.crypto import salted_hmac
+from tokenauth import _digests
 
 __all__ = [
+    "MAX_GENERATION",
     "PREFIX",
     "ParsedRefreshToken",
+    "is_public_id",
     "make_refresh_token",
     "new_family_secret",
+    "new_public_id",
     "parse",
     "verify",
 ]
@@ -70,15 +70,16 @@ def parse(refresh_token: str) -> ParsedRefreshToken | None:
     )
 
 
-def _mac(secret: str | bytes, family_secret: str, public_id: str, generation: int) -> str:
+def _mac(
+    family_secret: str, public_id: str, generation: int, *, secret: _digests.Secret | None
+) -> str:
     value = f"{family_secret}.{public_id}.{generation}"
-    digest = salted_hmac(_MAC_SALT, value, secret=secret, algorithm="sha256").digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return _digests.urlsafe_digest(_MAC_SALT, value, secret=secret)
 
 
 def make_refresh_token(*, family_secret: str, public_id: str, generation: int) -> str:
     """The token of one generation of a family, under the current ``SECRET_KEY``."""
-    mac = _mac(django_settings.SECRET_KEY, family_secret, public_id, generation)
+    mac = _mac(family_secret, public_id, generation, secret=None)
     return f"{PREFIX}{public_id}.{generation}.{mac}"
 
 
@@ -87,9 +88,7 @@ def verify(token: ParsedRefreshToken, *, family_secret: str) -> bool:
 
     Costs one HMAC per key whatever the generation: a forged token buys no CPU.
     """
-    secrets_ = [django_settings.SECRET_KEY, *getattr(django_settings, "SECRET_KEY_FALLBACKS", [])]
-    genuine = False
-    for secret in secrets_:
-        expected = _mac(secret, family_secret, token.public_id, token.generation)
-        genuine |= hmac.compare_digest(expected, token.mac)
-    return genuine
+    return _digests.matches_under_any_key(
+        token.mac,
+        lambda secret: _mac(family_secret, token.public_id, token.generation, secret=secret),
+    )

@@ -17,7 +17,7 @@ from django.db import InterfaceError, OperationalError
 from tokenauth import _db, _revocation_cache
 from tokenauth._exceptions import AccessTokenRefused, TemporarilyUnavailable
 from tokenauth._family_lookup import family_and_user
-from tokenauth._fingerprints import password_fingerprint_matches
+from tokenauth._fingerprints import password_version_matches
 from tokenauth.settings import get_settings
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
     """``database`` mode: the token's user if its family is live, in ONE query (a join).
 
     None when the family is revoked or unknown, the user inactive or their password changed
-    (caught through the fingerprint even after a ``QuerySet.update()``).
+    (caught through the password version even after a ``QuerySet.update()``).
     """
     found = family_and_user(claims.family_public_id)
     if found is None:
@@ -94,8 +94,8 @@ def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
         family.revoked_at is not None
         or str(user.pk) != claims.user_id
         or not user.is_active
-        or not password_fingerprint_matches(
-            user.password, family.password_fingerprint, claims.password_version
+        or not password_version_matches(
+            user.password, family.password_version, claims.password_version
         )
     ):
         return None
@@ -145,7 +145,7 @@ def load_user(user_pk: object, password_version: str | None) -> AbstractBaseUser
         raise AccessTokenRefused("user_inactive")
     # DESIGN §4: the row is at hand, so a password changed since the token was minted (even by
     # a QuerySet.update(), which no receiver sees) refuses it.
-    if password_version is not None and not password_fingerprint_matches(
+    if password_version is not None and not password_version_matches(
         user.password, password_version
     ):
         raise AccessTokenRefused("password_changed")

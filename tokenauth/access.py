@@ -18,6 +18,7 @@ import jwt
 from django.core.exceptions import ImproperlyConfigured
 from jwt.algorithms import Algorithm
 
+from tokenauth._exceptions import InvalidAccessToken
 from tokenauth._refresh_tokens import is_public_id
 from tokenauth.keys import KeySet, get_key_set
 from tokenauth.settings import TokenAuthSettings, get_settings
@@ -43,10 +44,6 @@ RESERVED_CLAIMS = frozenset(
     {"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "pwv", "cnf", "typ", "kid", "alg"}
 )
 _NO_EXTRA: Mapping[str, object] = MappingProxyType({})
-
-
-class InvalidAccessToken(Exception):
-    """The access token is malformed, forged, expired or not an access token."""
 
 
 @dataclass(frozen=True)
@@ -166,8 +163,9 @@ class _Verifier:
 class _Decoder:
     """What verification needs from the settings and the keys, worked out when either changes.
 
-    Built again whenever ``get_settings()`` or ``get_key_set()`` hands out a new object (both
-    reload on ``setting_changed``), so ``override_settings`` and key rotation apply at once.
+    Built again whenever ``get_settings()`` or ``get_key_set()`` hands out a new object (the
+    settings reload on ``setting_changed``, the key set with them or ``SECRET_KEY``), so
+    ``override_settings`` and key rotation apply at once.
     """
 
     conf: TokenAuthSettings = field(repr=False)  # SIGNING_KEY is in its repr

@@ -22,6 +22,8 @@ from tokenauth._admin_filters import ReuseDetectedFilter, StatusFilter, status_o
 from tokenauth._user_agents import short_user_agent
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
+__all__ = ["RefreshTokenFamilyAdmin"]
+
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[RefreshTokenFamily]
 else:
@@ -30,12 +32,13 @@ else:
 # Never filterable, even via a relation (``user__token_families__secret``): a changelist
 # filter answers "how many rows match", so ``secret__startswith=`` recovers a secret one
 # character at a time, and the secret with SECRET_KEY rebuilds the live refresh token. The
-# fingerprint and binding are MACs of the password hash and the client; ``password`` is the
-# user's hash (``user__password__startswith``; Django's default rule refuses that one too).
-_UNFILTERABLE = frozenset({"secret", "password_fingerprint", "rotation_binding", "password"})
+# password version and client binding are MACs of the password hash and the client;
+# ``password`` is the user's hash (``user__password__startswith``; Django's default rule
+# refuses that one too).
+_UNFILTERABLE = frozenset({"secret", "password_version", "client_binding", "password"})
 
-# The detail page, reuse incident first. ``secret``, ``password_fingerprint`` and
-# ``rotation_binding`` are deliberately absent: with SECRET_KEY the secret would mint tokens.
+# The detail page, reuse incident first. ``secret``, ``password_version`` and
+# ``client_binding`` are deliberately absent: with SECRET_KEY the secret would mint tokens.
 _REUSE_INCIDENT = (
     "Reuse incident",
     {

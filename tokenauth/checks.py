@@ -34,8 +34,16 @@ from django.core.checks import register as register_check
 from django.db import connections
 
 from tokenauth import _db
-from tokenauth.keys import KeyError_, load_key_set
+from tokenauth.keys import KeyMaterialError, load_key_set
 from tokenauth.settings import Problem, TokenAuthSettings, parse_problems
+
+__all__ = [
+    "check_database_isolation",
+    "check_settings",
+    "isolation_problems",
+    "project_problems",
+    "register",
+]
 
 _LOCAL_CACHES = {  # backend: what a throttle that counts in it gets
     "django.core.cache.backends.locmem.LocMemCache": (
@@ -72,7 +80,7 @@ def project_problems(conf: TokenAuthSettings) -> list[Problem]:
     if not any(problem.id in ("E004", "E005", "E006") for problem in conf.problems):
         try:
             key_set = load_key_set(conf)
-        except KeyError_ as exc:
+        except KeyMaterialError as exc:
             problems.append(Problem("E008", f"{exc}."))
         else:
             from tokenauth.access import unusable_keys  # access reads the settings: at call time

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings as django_settings
-from django.utils.crypto import salted_hmac
-
+from tokenauth import _digests
+from tokenauth._exceptions import KeyMaterialError
 from tokenauth._key_settings import HMAC_ALGORITHMS
 from tokenauth.settings import TokenAuthSettings, get_settings
 
-__all__ = ["Key", "KeyError_", "KeySet", "get_key_set", "jwks", "key_id", "load_key_set"]
+__all__ = ["Key", "KeyMaterialError", "KeySet", "get_key_set", "jwks", "key_id", "load_key_set"]
 
 _HS_KEY_SALT = "tokenauth.keys.access-token-signing"
-
-
-class KeyError_(ValueError):
-    """A configured key cannot be loaded or does not fit its algorithm."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +46,7 @@ def _thumbprint(jwk: dict[str, str]) -> str:
 
 def _derived_hs_key(secret: str | bytes) -> bytes:
     # A purpose-bound key: never sign with SECRET_KEY itself. 64 bytes fits HS512 too.
-    return salted_hmac(_HS_KEY_SALT, "v1", secret=secret, algorithm="sha512").digest()
+    return _digests.digest(_HS_KEY_SALT, "v1", secret=secret, algorithm="sha512")
 
 
 def _hs_key(algorithm: str, secret: bytes, kid: str | None, *, signing: bool) -> Key:
@@ -69,7 +63,9 @@ def _asymmetric_key(algorithm: str, pem: str | bytes, kid: str | None, *, signin
     try:
         from cryptography.hazmat.primitives import serialization
     except ImportError as exc:  # the crypto extra is optional
-        raise KeyError_(f"{algorithm} needs 'drf-tokenauth[crypto]' (cryptography).") from exc
+        raise KeyMaterialError(
+            f"{algorithm} needs 'drf-tokenauth[crypto]' (cryptography)."
+        ) from exc
     data = pem.encode() if isinstance(pem, str) else pem
     try:
         if signing:
@@ -79,7 +75,7 @@ def _asymmetric_key(algorithm: str, pem: str | bytes, kid: str | None, *, signin
             private_key = None
             public_key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError) as exc:
-        raise KeyError_(f"not a PEM {'private' if signing else 'public'} key") from exc
+        raise KeyMaterialError(f"not a PEM {'private' if signing else 'public'} key") from exc
     jwk = _public_jwk(algorithm, public_key)
     return Key(
         kid=kid or _thumbprint(jwk),
@@ -102,14 +98,14 @@ def _public_jwk(algorithm: str, public_key: Any) -> dict[str, str]:
 
     if algorithm[:2] in ("RS", "PS") and isinstance(public_key, rsa.RSAPublicKey):
         if public_key.key_size < MIN_RSA_BITS:  # RFC 7518 §3.3: 2048 bits or larger MUST
-            raise KeyError_(f"{algorithm} needs an RSA key of {MIN_RSA_BITS} bits or more")
+            raise KeyMaterialError(f"{algorithm} needs an RSA key of {MIN_RSA_BITS} bits or more")
         rsa_numbers = public_key.public_numbers()
         return {"e": uint(rsa_numbers.e), "kty": "RSA", "n": uint(rsa_numbers.n)}
     curves = {"ES256": ("P-256", 32, ec.SECP256R1), "ES384": ("P-384", 48, ec.SECP384R1)}
     if algorithm in curves and isinstance(public_key, ec.EllipticCurvePublicKey):
         crv, size, curve = curves[algorithm]
         if not isinstance(public_key.curve, curve):  # secp256k1 is 256 bits too, but not P-256
-            raise KeyError_(f"{algorithm} needs a {crv} key")
+            raise KeyMaterialError(f"{algorithm} needs a {crv} key")
         point = public_key.public_numbers()
         return {"crv": crv, "kty": "EC", "x": uint(point.x, size), "y": uint(point.y, size)}
     if algorithm == "EdDSA":
@@ -120,7 +116,7 @@ def _public_jwk(algorithm: str, public_key: Any) -> dict[str, str]:
             return {"crv": "Ed25519", "kty": "OKP", "x": _b64(public_key.public_bytes(*raw))}
         if isinstance(public_key, ed448.Ed448PublicKey):
             return {"crv": "Ed448", "kty": "OKP", "x": _b64(public_key.public_bytes(*raw))}
-    raise KeyError_(f"the key does not fit {algorithm}")
+    raise KeyMaterialError(f"the key does not fit {algorithm}")
 
 
 def _load(algorithm: str, material: str | bytes, kid: str | None, *, signing: bool) -> Key:
@@ -128,7 +124,7 @@ def _load(algorithm: str, material: str | bytes, kid: str | None, *, signing: bo
         secret = material.encode() if isinstance(material, str) else material
         if secret.lstrip().startswith((b"-----BEGIN", b"ssh-")):
             # PyJWT refuses these as HMAC secrets (key confusion); so do we, at check time.
-            raise KeyError_(f"{algorithm} needs a secret, not a PEM or SSH key")
+            raise KeyMaterialError(f"{algorithm} needs a secret, not a PEM or SSH key")
         return _hs_key(algorithm, secret, kid, signing=signing)
     return _asymmetric_key(algorithm, material, kid, signing=signing)
 
@@ -136,47 +132,59 @@ def _load(algorithm: str, material: str | bytes, kid: str | None, *, signing: bo
 def key_id(algorithm: str, signing_key: str | bytes) -> str:
     """The ``kid`` that ``SIGNING_KEY_ID`` defaults to for this key: its RFC 7638 thumbprint.
 
-    Raises ``KeyError_`` when the key does not load or does not fit ``algorithm``.
+    Raises ``KeyMaterialError`` when the key does not load or does not fit ``algorithm``.
     """
     return _load(algorithm, signing_key, None, signing=True).kid
 
 
-@functools.cache
+# The key set, with the settings object and secret keys it was loaded from: loaded again
+# whenever either is another (override_settings, a SECRET_KEY rotation), so no
+# setting_changed receiver is needed. One tuple, assigned at once: thread-safe.
+_loaded: tuple[TokenAuthSettings, tuple[_digests.Secret, ...], KeySet] | None = None
+
+
 def get_key_set() -> KeySet:
     """The signing key and every key accepted for verification, by ``kid``.
 
     ``get_settings()`` has refused a key that cannot be loaded already (``tokenauth.E008``).
+    The same object while the settings and ``SECRET_KEY`` (and fallbacks) stay the same.
     """
-    return load_key_set(get_settings())
+    global _loaded
+    conf, secret_keys = get_settings(), _digests.secret_keys()
+    loaded = _loaded
+    if loaded is None or loaded[0] is not conf or loaded[1] != secret_keys:
+        loaded = _loaded = (conf, secret_keys, load_key_set(conf))
+    return loaded[2]
 
 
 def load_key_set(conf: TokenAuthSettings) -> KeySet:
-    """The keys ``conf`` names; raises ``KeyError_``, naming the setting, when one cannot load."""
+    """The keys ``conf`` names; raises ``KeyMaterialError``, naming the setting, when one
+    cannot load."""
     if conf.signing_key is None and conf.algorithm in HMAC_ALGORITHMS:
+        current_secret, *fallbacks = _digests.secret_keys()
         signing = _hs_key(
             conf.algorithm,
-            _derived_hs_key(django_settings.SECRET_KEY),
+            _derived_hs_key(current_secret),
             conf.signing_key_id,
             signing=True,
         )
         # Tokens signed before a SECRET_KEY rotation stay valid while the old key is a fallback.
         extra = [
-            _hs_key(conf.algorithm, _derived_hs_key(old), None, signing=False)
-            for old in getattr(django_settings, "SECRET_KEY_FALLBACKS", [])
+            _hs_key(conf.algorithm, _derived_hs_key(old), None, signing=False) for old in fallbacks
         ]
     else:
         try:
             if conf.signing_key is None:
-                raise KeyError_(f"{conf.algorithm} needs one")
+                raise KeyMaterialError(f"{conf.algorithm} needs one")
             signing = _load(conf.algorithm, conf.signing_key, conf.signing_key_id, signing=True)
-        except KeyError_ as exc:
-            raise KeyError_(f"TOKENAUTH['SIGNING_KEY']: {exc}") from exc
+        except KeyMaterialError as exc:
+            raise KeyMaterialError(f"TOKENAUTH['SIGNING_KEY']: {exc}") from exc
         extra = []
     for entry in conf.verifying_keys:
         try:
             extra.append(_load(entry.algorithm, entry.key, entry.kid, signing=False))
-        except KeyError_ as exc:
-            raise KeyError_(f"TOKENAUTH['VERIFYING_KEYS'] kid {entry.kid!r}: {exc}") from exc
+        except KeyMaterialError as exc:
+            raise KeyMaterialError(f"TOKENAUTH['VERIFYING_KEYS'] kid {entry.kid!r}: {exc}") from exc
     by_kid = {key.kid: key for key in extra}
     by_kid[signing.kid] = signing
     return KeySet(signing=signing, by_kid=by_kid)
@@ -187,7 +195,3 @@ def jwks() -> dict[str, list[dict[str, str]]]:
     key_set = get_key_set()
     keys = [key.public_jwk for key in key_set.by_kid.values() if key.public_jwk is not None]
     return {"keys": keys}
-
-
-def clear_cache() -> None:
-    get_key_set.cache_clear()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils.translation import gettext_lazy as _
+
+__all__ = ["RefreshTokenFamily", "RevocationReason"]
 
 
 class RevocationReason(models.TextChoices):
@@ -34,6 +36,18 @@ class PublicIdField(models.CharField):  # type: ignore[type-arg]  # generic only
         return parameters
 
 
+class RefreshTokenFamilyQuerySet(models.QuerySet["RefreshTokenFamily"]):
+    def live(self) -> RefreshTokenFamilyQuerySet:
+        """The families not revoked (expired ones included: expiry is a state, not a revocation)."""
+        return self.filter(revoked_at__isnull=True)
+
+    def locked(self) -> RefreshTokenFamilyQuerySet:
+        """``SELECT ... FOR UPDATE`` where the queryset's database has it (not SQLite)."""
+        if connections[self.db].features.has_select_for_update:
+            return self.select_for_update()
+        return self
+
+
 class RefreshTokenFamily(models.Model):
     """A chain of refresh tokens from one login.
 
@@ -56,9 +70,11 @@ class RefreshTokenFamily(models.Model):
 
     user_agent = models.CharField(max_length=255, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
-    password_fingerprint = models.CharField(max_length=16)
+    # The ``pwv`` claim's value for the user's password when the family last rotated: a keyed
+    # fingerprint of the password hash, so a changed password (even by update()) refuses.
+    password_version = models.CharField(max_length=16)
     # HMAC of the last rotation's user agent and network: a grace replay must match it.
-    rotation_binding = models.CharField(max_length=32, blank=True)
+    client_binding = models.CharField(max_length=32, blank=True)
 
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(
@@ -67,6 +83,8 @@ class RefreshTokenFamily(models.Model):
     reuse_detected_at = models.DateTimeField(null=True, blank=True)
     reuse_ip_address = models.GenericIPAddressField(null=True, blank=True)
     reuse_user_agent = models.CharField(max_length=255, blank=True)
+
+    objects = RefreshTokenFamilyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("refresh token family")

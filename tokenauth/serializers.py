@@ -7,7 +7,17 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from tokenauth.service import IssuedTokens, Session
+from tokenauth.service import ActiveSession, IssuedTokens
+
+__all__ = [
+    "LoginSerializer",
+    "RefreshTokenSerializer",
+    "RevokeSerializer",
+    "SessionSerializer",
+    "TokenRequestSerializer",
+    "oauth_password_credentials",
+    "token_response_body",
+]
 
 
 class _StringField(serializers.CharField):
@@ -92,5 +102,5 @@ class SessionSerializer(serializers.Serializer[Any]):
     ip_address = serializers.CharField(allow_null=True)
     current = serializers.SerializerMethodField()
 
-    def get_current(self, session: Session) -> bool:
+    def get_current(self, session: ActiveSession) -> bool:
         return session.public_id == self.context.get("current_family_public_id")

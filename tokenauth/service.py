@@ -1,4 +1,9 @@
-"""The domain: log in, refresh, revoke. Plain functions over models; never sees a request."""
+"""The domain's façade: log in, refresh, revoke. Plain functions; never sees a request.
+
+Every exception it raises for callers derives from ``TokenAuthError``: ``InvalidCredentials``,
+``LoginThrottled``, ``InvalidRefreshToken``, ``InvalidAccessToken``, ``AccessTokenRefused``,
+``TemporarilyUnavailable`` and ``KeyMaterialError``, all exported here.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +18,26 @@ from django.utils import timezone
 
 from tokenauth import (
     _db,
+    _family,
     _purge,
     _refresh_tokens,
-    _revocation,
     _revocation_cache,
-    _rotation,
     _token_users,
     keys,
-    signals,
 )
-from tokenauth._client_info import clean_ip, clean_user_agent
+from tokenauth._client_info import Client
 from tokenauth._exceptions import (
     AccessTokenRefused,
     InvalidCredentials,
+    InvalidRefreshToken,
+    KeyMaterialError,
     LoginThrottled,
     TemporarilyUnavailable,
     TokenAuthError,
 )
-from tokenauth._fingerprints import password_fingerprint
+from tokenauth._family import Refusal
+from tokenauth._issued_tokens import IssuedTokens
 from tokenauth._purge import PurgeBatch, PurgeResult
-from tokenauth._rotation import IssuedTokens
 from tokenauth._token_users import TokenUser
 from tokenauth.access import (
     AccessClaims,
@@ -40,7 +45,6 @@ from tokenauth.access import (
     decode_access_token,
 )
 from tokenauth.models import RevocationReason
-from tokenauth.settings import get_settings
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -48,15 +52,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessTokenRefused",
+    "ActiveSession",
     "InvalidAccessToken",
     "InvalidCredentials",
     "InvalidRefreshToken",
     "IssuedTokens",
+    "KeyMaterialError",
     "LoginThrottled",
     "PurgeBatch",
     "PurgeResult",
     "RevocationReason",
-    "Session",
     "TemporarilyUnavailable",
     "TokenAuthError",
     "TokenUser",
@@ -78,14 +83,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-class InvalidRefreshToken(TokenAuthError):
-    """The refresh token buys nothing. ``reason`` is for logs, never for the client."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def login(
@@ -110,7 +107,9 @@ def login(
         # before the family's foreign key check takes a shared one, so two logins of one
         # user queue on InnoDB instead of deadlocking (each holding the shared lock).
         user_logged_in.send(sender=type(user), request=request, user=user)
-        return _start_family(user=user, ip=ip, user_agent=user_agent, now=now)
+        return _family.start_family(
+            user=user, client=Client(ip, user_agent), now=now or timezone.now()
+        )
 
 
 def login_with_password(
@@ -148,33 +147,7 @@ def issue_tokens(
     Raises ``TemporarilyUnavailable`` when the revocation cache is load-bearing and unreadable.
     """
     _revocation_cache.require_readable()
-    return _start_family(user=user, ip=ip, user_agent=user_agent, now=now)
-
-
-def _start_family(
-    *, user: AbstractBaseUser, ip: str | None, user_agent: str, now: datetime | None
-) -> IssuedTokens:
-    now = now or timezone.now()
-    conf = get_settings()
-    absolute_expires_at = now + conf.refresh_token_absolute_lifetime
-    family = _db.families().create(
-        user_id=user.pk,
-        public_id=_refresh_tokens.new_public_id(),
-        secret=_refresh_tokens.new_family_secret(),
-        generation=0,
-        created_at=now,
-        last_used_at=now,
-        idle_expires_at=min(now + conf.refresh_token_idle_lifetime, absolute_expires_at),
-        absolute_expires_at=absolute_expires_at,
-        user_agent=clean_user_agent(user_agent),
-        ip_address=clean_ip(ip),
-        password_fingerprint=password_fingerprint(user.password),
-    )
-    logger.info("tokenauth: family %s started for user %s", family.public_id, user.pk)
-    _revocation.send_on_commit(
-        signals.token_issued, user_id=user.pk, family_public_id=family.public_id
-    )
-    return _rotation.mint_tokens(family, user, now=now)
+    return _family.start_family(user=user, client=Client(ip, user_agent), now=now or timezone.now())
 
 
 def refresh(
@@ -191,14 +164,15 @@ def refresh(
     now = now or timezone.now()
     parsed = _refresh_tokens.parse(refresh_token)
     if parsed is None:
-        raise InvalidRefreshToken("malformed")
+        raise InvalidRefreshToken(Refusal.MALFORMED)
+    client = Client(ip, user_agent)
     with _db.atomic():
-        family = _rotation.genuine_family(parsed)
+        family = _family.genuine_family(parsed)
         if family is None:
-            outcome: IssuedTokens | str = "forged"
+            outcome: IssuedTokens | Refusal = Refusal.FORGED
         else:
-            outcome = _rotation.rotate(family, parsed.generation, ip, user_agent, now)
-    if isinstance(outcome, str):
+            outcome = _family.rotate(family, parsed.generation, client, now)
+    if isinstance(outcome, Refusal):
         logger.info("tokenauth: refresh refused for family %r: %s", parsed.public_id, outcome)
         raise InvalidRefreshToken(outcome)
     return outcome
@@ -214,14 +188,9 @@ def logout(
     if parsed is None:
         return
     with _db.atomic():
-        family = _rotation.genuine_family(parsed)
-        if family is None:
-            return
-        verdict = _rotation.classify(family, parsed.generation, ip, user_agent, now)
-        if verdict in ("current", "grace"):
-            _revocation.revoke_rows(_revocation.row_of(family), RevocationReason.LOGOUT, now)
-        elif verdict == "reuse":
-            _revocation.revoke_for_reuse(family, ip, user_agent, now)
+        family = _family.genuine_family(parsed)
+        if family is not None:
+            _family.log_out(family, parsed.generation, Client(ip, user_agent), now)
 
 
 def revoke_token(
@@ -239,12 +208,11 @@ def revoke_token(
     except InvalidAccessToken:
         return
     with _db.atomic():
-        family = _revocation.lock(_revocation.live(public_id=claims.family_public_id)).first()
+        families = _db.families().live().filter(public_id=claims.family_public_id)
+        family = families.locked().first()
         # Compared as text: ``sub`` is the claim's string, never cast into a query.
         if family is not None and str(family.user_id) == claims.user_id:
-            _revocation.revoke_rows(
-                _revocation.row_of(family), RevocationReason.LOGOUT, now or timezone.now()
-            )
+            _family.revoke_family(family, RevocationReason.LOGOUT, now or timezone.now())
 
 
 def revoke_family(
@@ -265,9 +233,8 @@ def revoke_family(
     if user_pk is not None:
         filters["user_id"] = user_pk
     with _db.atomic():
-        return bool(
-            _revocation.revoke_matching(_revocation.live(**filters), reason, now or timezone.now())
-        )
+        families = _db.families().filter(**filters)
+        return bool(_family.revoke(families, reason, now or timezone.now()))
 
 
 def revoke_families(
@@ -279,9 +246,8 @@ def revoke_families(
     """Revoke the live families among ``family_public_ids`` (admin, command); returns how many."""
     public_ids = [p for p in family_public_ids if _refresh_tokens.is_public_id(p)]
     with _db.atomic():
-        return _revocation.revoke_matching(
-            _revocation.live(public_id__in=public_ids), reason, now or timezone.now()
-        )
+        families = _db.families().filter(public_id__in=public_ids)
+        return _family.revoke(families, reason, now or timezone.now())
 
 
 def revoke_user(
@@ -289,24 +255,23 @@ def revoke_user(
 ) -> int:
     """Revoke every live family of the user; returns how many."""
     with _db.atomic():
-        return _revocation.revoke_matching(
-            _revocation.live(user_id=user.pk), reason, now or timezone.now()
-        )
+        families = _db.families().filter(user_id=user.pk)
+        return _family.revoke(families, reason, now or timezone.now())
 
 
 def revoke_all_families(
     *, reason: RevocationReason, now: datetime | None = None
 ) -> tuple[int, int]:
-    """Revoke every live family of every user: (families, users). One locking read and one
-    ``UPDATE``; a ``family_revoked`` per family and the cache markers after commit."""
+    """Revoke every live family of every user: (families, users). One count, one locking read
+    and one ``UPDATE``; a ``family_revoked`` per family and the cache markers after commit."""
     with _db.atomic():
-        live = _revocation.live()
-        users = live.values("user_id").distinct().count()
-        return _revocation.revoke_matching(live, reason, now or timezone.now()), users
+        families = _db.families()
+        users = families.live().values("user_id").distinct().count()
+        return _family.revoke(families, reason, now or timezone.now()), users
 
 
 @dataclass(frozen=True)
-class Session:
+class ActiveSession:
     """A live family as its owner sees it (``sessions/``)."""
 
     public_id: str
@@ -317,14 +282,19 @@ class Session:
     ip_address: str | None
 
 
-def live_families(*, user: AbstractBaseUser, now: datetime | None = None) -> tuple[Session, ...]:
+def live_families(
+    *, user: AbstractBaseUser, now: datetime | None = None
+) -> tuple[ActiveSession, ...]:
     """The user's families that can still refresh, newest first."""
     now = now or timezone.now()
-    families = _revocation.live(
-        user_id=user.pk, idle_expires_at__gt=now, absolute_expires_at__gt=now
-    ).order_by("-created_at")
+    families = (
+        _db.families()
+        .live()
+        .filter(user_id=user.pk, idle_expires_at__gt=now, absolute_expires_at__gt=now)
+        .order_by("-created_at")
+    )
     return tuple(
-        Session(
+        ActiveSession(
             public_id=family.public_id,
             created_at=family.created_at,
             last_used_at=family.last_used_at,
@@ -340,7 +310,7 @@ def user_for_access_token(claims: AccessClaims) -> AbstractBaseUser | None:
     """``database`` mode: the token's user if its family is live, in ONE query (a join).
 
     None when the family is revoked or unknown, the user inactive or their password changed
-    (caught through the fingerprint even after a ``QuerySet.update()``).
+    (caught through the password version even after a ``QuerySet.update()``).
     """
     return _token_users.user_for_access_token(claims)
 

@@ -133,9 +133,6 @@ def _reload(*, setting: str, **kwargs: object) -> None:
     if setting in {"TOKENAUTH", "SECRET_KEY", "SECRET_KEY_FALLBACKS", "DEBUG", "CACHES"}:
         get_settings.cache_clear()
         parse_problems.cache_clear()
-        from tokenauth import keys  # keys derive from SECRET_KEY; they cache too
-
-        keys.clear_cache()
 
 
 class _Parser:

@@ -25,3 +25,13 @@ token_issued = Signal()
 token_refreshed = Signal()
 family_revoked = Signal()
 refresh_token_reused = Signal()
+
+
+def send_after_commit(signal: Signal, **kwargs: object) -> None:
+    """Send ``signal`` once the families' database commits (at once outside a transaction),
+    with ``send_robust``: a failing receiver is logged by Django and never undoes what
+    committed; a rolled-back change sends nothing. tokenauth's own helper, not in ``__all__``."""
+    from tokenauth import _db  # the model: signals is imported before the apps are ready
+    from tokenauth.models import RefreshTokenFamily
+
+    _db.on_commit(lambda: signal.send_robust(sender=RefreshTokenFamily, **kwargs))

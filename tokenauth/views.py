@@ -38,6 +38,23 @@ from tokenauth.serializers import (
     token_response_body,
 )
 
+__all__ = [
+    "JWKSView",
+    "LoginView",
+    "LogoutAllView",
+    "LogoutView",
+    "RefreshView",
+    "RevokeView",
+    "SessionDetailView",
+    "SessionListView",
+    "TokenAuthAPIView",
+    "TokenEndpoint",
+    "TokenView",
+    "client_ip",
+    "token_response",
+    "user_agent",
+]
+
 
 def client_ip(request: Request) -> str | None:
     """``REMOTE_ADDR``; DRF's ``NUM_PROXIES`` rule over ``X-Forwarded-For`` only when it is set.
@@ -76,8 +93,8 @@ def _lockout_retry_after(request: Request) -> int:
     return max(1, int(cool_off.total_seconds())) if cool_off else _LOCKOUT_RETRY_AFTER
 
 
-class TokenEndpoint(APIView):
-    """Shared by the token endpoints: JSON only, no session auth, RFC-shaped errors."""
+class TokenAuthAPIView(APIView):
+    """The base of every tokenauth view: JSON only, no session auth, RFC-shaped errors."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -104,6 +121,26 @@ class TokenEndpoint(APIView):
         serializer = serializer_class(data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer
+
+    def refresh_token_of(self, request: Request) -> tuple[str | None, bool]:
+        """The body's refresh token, else (cookie mode) the cookie's once the CSRF rule passes;
+        and whether it came from the cookie."""
+        from_cookie = cookies.refresh_token_from_cookie(request) if cookies.enabled() else None
+        if from_cookie is not None:
+            cookies.require_json(request)  # a form post riding on the cookie: 403, not 415
+        from_body = self.validated(RefreshTokenSerializer, request).validated_data.get(
+            "refresh_token"
+        )
+        if from_body:
+            return str(from_body), False  # a cross-site page cannot know it: no CSRF proof
+        cookies.require_one_refresh_cookie(request)  # the cookie would be used: no tossing
+        if from_cookie is not None:
+            cookies.require_csrf_proof(request)
+        return from_cookie, from_cookie is not None
+
+
+class TokenEndpoint(TokenAuthAPIView):
+    """An endpoint that issues tokens: the password and refresh grants."""
 
     def password_grant(self, request: Request, serializer: LoginSerializer) -> service.IssuedTokens:
         credentials = serializer.credentials()
@@ -132,22 +169,6 @@ class TokenEndpoint(APIView):
         return service.refresh(
             refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
         )
-
-    def refresh_token_of(self, request: Request) -> tuple[str | None, bool]:
-        """The body's refresh token, else (cookie mode) the cookie's once the CSRF rule passes;
-        and whether it came from the cookie."""
-        from_cookie = cookies.refresh_token_from_cookie(request) if cookies.enabled() else None
-        if from_cookie is not None:
-            cookies.require_json(request)  # a form post riding on the cookie: 403, not 415
-        from_body = self.validated(RefreshTokenSerializer, request).validated_data.get(
-            "refresh_token"
-        )
-        if from_body:
-            return str(from_body), False  # a cross-site page cannot know it: no CSRF proof
-        cookies.require_one_refresh_cookie(request)  # the cookie would be used: no tossing
-        if from_cookie is not None:
-            cookies.require_csrf_proof(request)
-        return from_cookie, from_cookie is not None
 
 
 def token_response(tokens: service.IssuedTokens, *, cookie_mode: bool) -> Response:
@@ -206,7 +227,7 @@ class TokenView(TokenEndpoint):
 
 
 @_sensitive
-class LogoutView(TokenEndpoint):
+class LogoutView(TokenAuthAPIView):
     def post(self, request: Request) -> Response:
         refresh_token, from_cookie = self.refresh_token_of(request)
         response = Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
@@ -224,7 +245,7 @@ class LogoutView(TokenEndpoint):
 
 
 @_sensitive
-class RevokeView(TokenEndpoint):
+class RevokeView(TokenAuthAPIView):
     """RFC 7009: 200 for any token, genuine or not (§2.2). Ignores cookie mode."""
 
     parser_classes = [FormParser, JSONParser]
@@ -235,7 +256,7 @@ class RevokeView(TokenEndpoint):
         return Response(status=status.HTTP_200_OK, headers=NO_STORE)
 
 
-class LogoutAllView(TokenEndpoint):
+class LogoutAllView(TokenAuthAPIView):
     authentication_classes = [AccessTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
@@ -244,7 +265,7 @@ class LogoutAllView(TokenEndpoint):
         return Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
 
 
-class SessionListView(TokenEndpoint):
+class SessionListView(TokenAuthAPIView):
     authentication_classes = [AccessTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
@@ -256,7 +277,7 @@ class SessionListView(TokenEndpoint):
         )
 
 
-class SessionDetailView(TokenEndpoint):
+class SessionDetailView(TokenAuthAPIView):
     authentication_classes = [AccessTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
@@ -271,6 +292,6 @@ class SessionDetailView(TokenEndpoint):
         return Response(status=status.HTTP_204_NO_CONTENT, headers=NO_STORE)
 
 
-class JWKSView(TokenEndpoint):
+class JWKSView(TokenAuthAPIView):
     def get(self, request: Request) -> Response:
         return Response(service.public_key_set(), headers={"Cache-Control": "public, max-age=300"})

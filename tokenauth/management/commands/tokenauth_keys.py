@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tokenauth import service
 from tokenauth._key_generation import NewKey, generate_key
 from tokenauth._key_settings import ALGORITHMS
-from tokenauth.keys import KeyError_
+from tokenauth.keys import KeyMaterialError
 
 ENV_VAR = "TOKENAUTH_SIGNING_KEY"  # where the snippet reads a key printed to stdout
 _SUPPORTED = ", ".join(sorted(ALGORITHMS))
@@ -49,7 +49,7 @@ class Command(BaseCommand):
     def _jwks(self) -> None:
         try:
             key_set = service.public_key_set()
-        except (ImproperlyConfigured, KeyError_) as exc:  # neither names key material
+        except (ImproperlyConfigured, KeyMaterialError) as exc:  # neither names key material
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(key_set, indent=2))
         if not key_set["keys"]:
@@ -60,7 +60,7 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown algorithm {algorithm!r}; supported: {_SUPPORTED}.")
         try:
             new_key = generate_key(algorithm)
-        except KeyError_ as exc:
+        except KeyMaterialError as exc:
             raise CommandError(str(exc)) from exc
         if out is None:
             self._print_key(new_key)
