@@ -103,6 +103,8 @@ REST_FRAMEWORK = {
 TOKENAUTH = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
     "LOGIN_THROTTLE_RATE": None,  # tests of the throttle turn it on
+    # Tests of DPoP turn it on: on this LocMem cache with DEBUG off it would be W005.
+    "DPOP": "off",
 }
 
 LOGGING = {

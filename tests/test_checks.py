@@ -30,10 +30,10 @@ _ED25519 = ed25519.Ed25519PrivateKey.generate()
 
 
 def _ids(tokenauth: Any, settings: Any) -> list[str]:
-    """The check ids for ``tokenauth``; the login throttle is off unless it is set, since on
-    the tests' LocMem cache, with DEBUG off, it is W003."""
+    """The check ids for ``tokenauth``; the login throttle and DPoP are off unless set, since
+    on the tests' LocMem cache, with DEBUG off, they are W003 and W005."""
     if isinstance(tokenauth, dict):
-        tokenauth = {"LOGIN_THROTTLE_RATE": None, **tokenauth}
+        tokenauth = {"LOGIN_THROTTLE_RATE": None, "DPOP": "off", **tokenauth}
     settings.TOKENAUTH = tokenauth
     return sorted(message.id for message in check_settings())
 
@@ -58,11 +58,13 @@ def test_defaults_and_an_empty_dict_are_clean_on_a_shared_cache(
 
 
 @pytest.mark.parametrize("tokenauth", [None, {}])
-def test_defaults_on_a_local_cache_warn_of_the_throttle_only(settings: Any, tokenauth: Any) -> None:
+def test_defaults_on_a_local_cache_warn_of_the_throttle_and_the_replay_cache_only(
+    settings: Any, tokenauth: Any
+) -> None:
     settings.DEBUG = False
     settings.TOKENAUTH = tokenauth
 
-    assert [message.id for message in check_settings()] == ["tokenauth.W003"]
+    assert [message.id for message in check_settings()] == ["tokenauth.W003", "tokenauth.W005"]
 
 
 # --- one id per problem -------------------------------------------------------------------

@@ -441,11 +441,13 @@ def test_w003_not_with_debug_or_without_the_throttle(settings: Any) -> None:
 
 def test_w003_and_w002_both_name_a_local_cache_in_cache_mode(settings: Any) -> None:
     settings.DEBUG = False
-    settings.TOKENAUTH = {"ACCESS_TOKEN_REVOCATION": "cache"}  # the throttle's default is on
+    # The throttle's default is on, and DPoP's ("allowed": W005, tests/test_dpop_settings.py).
+    settings.TOKENAUTH = {"ACCESS_TOKEN_REVOCATION": "cache"}
 
     assert sorted(message.id for message in check_settings()) == [
         "tokenauth.W002",
         "tokenauth.W003",
+        "tokenauth.W005",
     ]
 
 
@@ -457,6 +459,6 @@ def test_w003_not_when_the_cache_alias_is_unknown(settings: Any) -> None:
 
 
 def test_the_test_settings_stay_clean_for_manage_py_check() -> None:
-    # tests/settings.py: LocMem, DEBUG off, and the throttle off: no W003.
+    # tests/settings.py: LocMem, DEBUG off, the throttle and DPoP off: no W003, no W005.
     call_command("check")
     assert check_settings() == []

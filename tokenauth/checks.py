@@ -15,10 +15,12 @@
 | E009 | refresh cookie without Secure while DEBUG is off |
 | E010 | CACHE_ALIAS names no configured cache |
 | E011 | an ACCESS_TOKEN_CLAIMS or TOKEN_RESPONSE_FIELDS that is no callable of one user |
+| E012 | a DPOP_ALGORITHMS entry that is no asymmetric proof algorithm, or none at all |
 | W001 | a lifetime outside the advised ranges |
 | W002 | cache revocation on a process-local cache while DEBUG is off |
 | W003 | login throttle on a process-local or dummy cache while DEBUG is off |
 | W004 | MySQL/MariaDB outside READ COMMITTED for the families' database |
+| W005 | DPoP on with its proof replay cache process-local or dummy while DEBUG is off |
 
 What the two hooks return (reserved names, JSON) needs a user to call them with: no check can
 tell, so minting refuses it (``ImproperlyConfigured``, see ``tokenauth._extensions``).
@@ -51,6 +53,14 @@ _LOCAL_CACHES = {  # backend: what a throttle that counts in it gets
     ),
     "django.core.cache.backends.dummy.DummyCache": (
         "a DummyCache: nothing is counted, so no login is ever throttled"
+    ),
+}
+_LOCAL_REPLAY_CACHES = {  # backend: what the DPoP jti replay check gets from it
+    "django.core.cache.backends.locmem.LocMemCache": (
+        "process-local: a proof replayed to another process is accepted"
+    ),
+    "django.core.cache.backends.dummy.DummyCache": (
+        "a DummyCache: it remembers nothing, so no replayed proof is ever detected"
     ),
 }
 _SHARED_CACHE_HINT = "Point TOKENAUTH['CACHE_ALIAS'] at a shared cache such as Django's RedisCache."
@@ -96,6 +106,7 @@ def project_problems(conf: TokenAuthSettings) -> list[Problem]:
         problems.append(Problem("E010", message))
     elif not debug and cache.get("BACKEND") in _LOCAL_CACHES:
         problems.extend(_local_cache_warnings(conf, _LOCAL_CACHES[cache["BACKEND"]]))
+        problems.extend(_replay_cache_warnings(conf, _LOCAL_REPLAY_CACHES[cache["BACKEND"]]))
     return problems
 
 
@@ -112,6 +123,16 @@ def _local_cache_warnings(conf: TokenAuthSettings, local: str) -> list[Problem]:
         message = f"TOKENAUTH['LOGIN_THROTTLE_RATE'] is on but cache {alias!r} is {local}."
         problems.append(Problem("W003", message, _SHARED_CACHE_HINT))
     return problems
+
+
+def _replay_cache_warnings(conf: TokenAuthSettings, local: str) -> list[Problem]:
+    if conf.dpop == "off":
+        return []
+    message = (
+        f"TOKENAUTH['DPOP'] is {conf.dpop!r} but the proof replay cache "
+        f"{conf.cache_alias!r} is {local}."
+    )
+    return [Problem("W005", message, _SHARED_CACHE_HINT)]
 
 
 def check_database_isolation(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:

@@ -22,6 +22,7 @@ from django.utils.module_loading import import_string
 
 from tokenauth._cookie_settings import CookieSettings as CookieSettings  # its old home
 from tokenauth._cookie_settings import parse_cookie
+from tokenauth._dpop_settings import DPoPMode, parse_dpop_algorithms
 from tokenauth._key_settings import ALGORITHMS, check_key, parse_verifying_keys
 from tokenauth._key_settings import VerifyingKeySetting as VerifyingKeySetting  # its old home
 
@@ -61,6 +62,10 @@ _DEFAULTS: dict[str, object] = {
     "LOGIN_THROTTLE_RATE": "10/min",
     "ACCESS_TOKEN_CLAIMS": None,
     "TOKEN_RESPONSE_FIELDS": None,
+    "DPOP": "allowed",
+    "DPOP_ALGORITHMS": ["ES256", "EdDSA", "RS256", "PS256"],
+    "DPOP_NONCE": False,
+    "DPOP_PROOF_MAX_AGE": timedelta(seconds=60),
 }
 
 
@@ -97,6 +102,10 @@ class TokenAuthSettings:
     login_throttle_rate: tuple[int, int] | None = (10, 60)  # (requests, seconds)
     access_token_claims: Hook | None = None
     token_response_fields: Hook | None = None
+    dpop: DPoPMode = "allowed"
+    dpop_algorithms: tuple[str, ...] = ("ES256", "EdDSA", "RS256", "PS256")
+    dpop_nonce: bool = False
+    dpop_proof_max_age: timedelta = timedelta(seconds=60)
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
 
@@ -187,6 +196,12 @@ class _Parser:
         if isinstance(value, str) and value in choices:
             return value
         return cast(str, self.refuse(key, f"one of {', '.join(choices)}"))
+
+    def flag(self, key: str) -> bool:
+        value = self.get(key)
+        if isinstance(value, bool):  # 1 or "yes" may mean anything: only a bool says it
+            return value
+        return cast(bool, self.refuse(key, "True or False"))
 
     def rate(self) -> tuple[int, int] | None:
         """A DRF-style rate: as in DRF, only the period's first letter counts ("10/minute")."""
@@ -303,6 +318,10 @@ def _parse(raw: object) -> TokenAuthSettings:
         login_throttle_rate=p.rate(),
         access_token_claims=p.hook("ACCESS_TOKEN_CLAIMS"),
         token_response_fields=p.hook("TOKEN_RESPONSE_FIELDS"),
+        dpop=cast(DPoPMode, p.choice("DPOP", ("off", "allowed", "required"))),
+        dpop_algorithms=parse_dpop_algorithms(p.get("DPOP_ALGORITHMS"), p.problem),
+        dpop_nonce=p.flag("DPOP_NONCE"),
+        dpop_proof_max_age=p.duration("DPOP_PROOF_MAX_AGE"),
         problems=tuple(p.problems),
     )
 

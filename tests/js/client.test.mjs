@@ -486,9 +486,9 @@ test("auth.fetch() leaves the caller's credentials alone", async () => {
   ]);
 });
 
-test("bad options throw at construction; dpop is not supported yet", () => {
+test("bad options throw at construction", () => {
   const { fetchImpl } = server({});
-  assert.throws(() => client(fetchImpl, { dpop: true }), /dpop is not supported/);
+  assert.throws(() => client(fetchImpl, { dpop: "yes" }), /dpop must be true or false/);
   assert.throws(() => client(fetchImpl, { onSessionEnd: "reload" }), /onSessionEnd must be a function/);
   assert.doesNotThrow(() => client(fetchImpl, { dpop: false, onSessionEnd: undefined }));
 });

@@ -22,8 +22,10 @@ export interface TokenAuthClientOptions {
   baseUrl?: string;
   /** Other origins that may see the access token, e.g. ["https://api.example.com"]. */
   apiOrigins?: string[];
-  /** DPoP (RFC 9449) is not supported by this version: true throws. */
-  dpop?: false;
+  /** DPoP (RFC 9449): bind the tokens to a non-extractable P-256 key kept in IndexedDB (needs
+   * a secure context), prove it on every token request and fetch(), follow DPoP-Nonce, and
+   * delete the key at logout. Default false. */
+  dpop?: boolean;
   /** Called once when the session is over (same as the "sessionend" event's detail). */
   onSessionEnd?: (detail: SessionEndDetail) => void;
   /** The fetch to send requests with (tests, instrumentation). Default globalThis.fetch. */

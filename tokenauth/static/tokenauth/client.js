@@ -16,6 +16,13 @@
 // auth.fetch() attaches the access token only to the page's own origin, baseUrl's origin and
 // the apiOrigins; any other URL is fetched as given, without the token.
 //
+// dpop: true (RFC 9449, DESIGN §8) binds the tokens to a key this browser holds: an ECDSA
+// P-256 key pair made by WebCrypto as non-extractable (no script, this one included, can
+// read the private key), kept in IndexedDB so a reload keeps the session, deleted at logout.
+// Every token request and every auth.fetch() carries a proof signed with it; the server's
+// DPoP-Nonce is followed (one retry on use_dpop_nonce). An XSS can still ask for proofs
+// while it runs in the page; it cannot take the key away.
+//
 // Tabs of one origin that use the same baseUrl work as one: one refreshes at a time (Web
 // Locks), the others take its result (BroadcastChannel), and a logout in one ends the session
 // in all. Without those APIs each page is single-flight on its own.
@@ -127,6 +134,161 @@ class Tabs {
   }
 }
 
+const b64url = (bytes) =>
+  btoa(String.fromCharCode(...new Uint8Array(bytes)))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+const b64json = (value) => b64url(new TextEncoder().encode(JSON.stringify(value)));
+const KEY_DB = "tokenauth-dpop";
+const KEY_STORE = "keys";
+// fetch() upper-cases these method names and sends any other as given (RFC 9110 §9.1): htm
+// must be what is sent.
+const NORMALISED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+
+function sentMethod(method) {
+  const upper = String(method).toUpperCase();
+  return NORMALISED_METHODS.has(upper) ? upper : String(method);
+}
+
+function opened(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+// Run use(store) in one IndexedDB transaction; resolves with what use() left in result.value
+// once the transaction has committed. Tabs' readwrite transactions on a store take turns.
+async function keyStore(mode, use) {
+  const open = indexedDB.open(KEY_DB, 1);
+  open.onupgradeneeded = () => open.result.createObjectStore(KEY_STORE);
+  const db = await opened(open);
+  try {
+    return await new Promise((resolve, reject) => {
+      const transaction = db.transaction(KEY_STORE, mode);
+      const result = { value: undefined };
+      use(transaction.objectStore(KEY_STORE), result);
+      transaction.oncomplete = () => resolve(result.value);
+      transaction.onerror = transaction.onabort = () => reject(transaction.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+// The DPoP key of one baseUrl and the nonces its servers gave. Without IndexedDB (node) the
+// key lives in memory only: a reload then starts without a session.
+class DPoPKey {
+  #name;
+  #pair = null; // a promise of { privateKey, publicKey, jwk }
+  #nonces = new Map(); // origin → the latest DPoP-Nonce from it
+  #persist = typeof globalThis.indexedDB?.open === "function";
+
+  constructor(name) {
+    if (!globalThis.crypto?.subtle) {
+      throw new TypeError("TokenAuthClient: dpop needs WebCrypto (a secure context: https)");
+    }
+    this.#name = name;
+  }
+
+  // A compact JWS proof for a request (RFC 9449 §4.2); ath when it carries an access token.
+  async proof(method, url, accessToken) {
+    const { privateKey, jwk } = await this.#keys();
+    const target = new URL(url);
+    const claims = {
+      jti: crypto.randomUUID(),
+      htm: sentMethod(method),
+      htu: target.origin + target.pathname, // §4.2: without query and fragment
+      iat: Math.floor(Date.now() / 1000),
+    };
+    const nonce = this.#nonces.get(target.origin);
+    if (nonce !== undefined) claims.nonce = nonce;
+    if (accessToken != null) {
+      const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(accessToken));
+      claims.ath = b64url(digest);
+    }
+    const input = `${b64json({ typ: "dpop+jwt", alg: "ES256", jwk })}.${b64json(claims)}`;
+    // WebCrypto's ECDSA signature is R || S, as JWS wants it (RFC 7518 §3.4).
+    const signature = await crypto.subtle.sign(
+      { name: "ECDSA", hash: "SHA-256" },
+      privateKey,
+      new TextEncoder().encode(input),
+    );
+    return `${input}.${b64url(signature)}`;
+  }
+
+  // Keep the server's nonce; true when the response asks for a retry with a nonce other than
+  // the one sent: a use_dpop_nonce error (RFC 9449 §8 at token endpoints, §9 at resources).
+  async heed(url, response) {
+    const nonce = response.headers.get("DPoP-Nonce");
+    if (nonce === null) return false;
+    const origin = new URL(url).origin;
+    const changed = this.#nonces.get(origin) !== nonce;
+    this.#nonces.set(origin, nonce);
+    if (!changed) return false;
+    if (response.status === 401) {
+      return /error="?use_dpop_nonce/.test(response.headers.get("WWW-Authenticate") ?? "");
+    }
+    if (response.status !== 400) return false;
+    const body = await response.clone().json().catch(() => null);
+    return body?.error === "use_dpop_nonce";
+  }
+
+  // Logout: the key is gone for good (a new login makes a new one).
+  async delete() {
+    this.forget();
+    if (this.#persist) {
+      await keyStore("readwrite", (store) => store.delete(this.#name)).catch(() => undefined);
+    }
+  }
+
+  // Another tab deleted it: load or make it again when next needed.
+  forget() {
+    this.#pair = null;
+    this.#nonces.clear();
+  }
+
+  #keys() {
+    if (this.#pair === null) {
+      this.#pair = this.#loadOrMake();
+      this.#pair.catch(() => {
+        this.#pair = null; // a failure is retried on the next request
+      });
+    }
+    return this.#pair;
+  }
+
+  async #loadOrMake() {
+    let pair = this.#persist
+      ? await keyStore("readonly", (store, result) => {
+          const get = store.get(this.#name);
+          get.onsuccess = () => (result.value = get.result);
+        })
+      : undefined;
+    if (!pair) {
+      // Non-extractable: exportKey() of the private key throws, here and in any script.
+      const fresh = await crypto.subtle.generateKey(
+        { name: "ECDSA", namedCurve: "P-256" },
+        false,
+        ["sign", "verify"],
+      );
+      // Two tabs making their first key at once: the first stored wins, both use it.
+      pair = !this.#persist
+        ? fresh
+        : await keyStore("readwrite", (store, result) => {
+            const get = store.get(this.#name);
+            get.onsuccess = () => {
+              result.value = get.result ?? fresh;
+              if (!get.result) store.put(fresh, this.#name);
+            };
+          });
+    }
+    const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+    return { privateKey: pair.privateKey, publicKey: pair.publicKey, jwk: { kty, crv, x, y } };
+  }
+}
+
 // Whether this browser may hold a session for baseUrl: "1" in localStorage from a token
 // response until the session ends. Only a hint (no token, nothing secret): without storage
 // (node, a blocked localStorage) every restore() asks the server.
@@ -169,6 +331,8 @@ export class TokenAuthClient extends EventTarget {
   #credentials; // "include" when baseUrl is another origin: the cookie must travel
   #tabs;
   #hints;
+  #dpop = null; // a DPoPKey with dpop: true
+  #tokenType = "Bearer"; // the scheme the server's token_type names: "DPoP" once bound
 
   constructor({
     baseUrl = "/auth/",
@@ -178,9 +342,8 @@ export class TokenAuthClient extends EventTarget {
     fetch: fetchImpl = globalThis.fetch.bind(globalThis),
   } = {}) {
     super();
-    if (dpop) {
-      // DESIGN §8: proofs will be signed where #authorize() and #post() build requests.
-      throw new TypeError("TokenAuthClient: dpop is not supported by this version of client.js");
+    if (typeof dpop !== "boolean") {
+      throw new TypeError("TokenAuthClient: dpop must be true or false");
     }
     if (onSessionEnd !== undefined && typeof onSessionEnd !== "function") {
       throw new TypeError("TokenAuthClient: onSessionEnd must be a function");
@@ -201,6 +364,7 @@ export class TokenAuthClient extends EventTarget {
     }
     this.#credentials = base && own && base.origin === own ? "same-origin" : "include";
     this.#hints = new SessionHint(`tokenauth:session:${base ? base.href : this.baseUrl}`);
+    if (dpop) this.#dpop = new DPoPKey(`tokenauth:dpop:${base ? base.href : this.baseUrl}`);
     if (onSessionEnd) {
       this.addEventListener("sessionend", (event) => onSessionEnd(event.detail));
     }
@@ -218,7 +382,7 @@ export class TokenAuthClient extends EventTarget {
 
   async login(credentials) {
     return this.#alone(async ({ tell }) => {
-      const response = await this.#post("login/", credentials);
+      const response = await this.#post("login/", credentials, { proof: true });
       const payload = await response.json().catch(() => null);
       if (!response.ok || typeof payload?.access_token !== "string") {
         throw new TokenAuthError(response.status, payload); // the cookie is untouched
@@ -264,6 +428,7 @@ export class TokenAuthClient extends EventTarget {
       return answer;
     });
     this.#leave(); // anything another tab told us while we waited for the lock
+    await this.#dpop?.delete(); // whatever the answer: without the key no refresh can succeed
     if (!response.ok) {
       throw new TokenAuthError(response.status, await response.json().catch(() => null));
     }
@@ -273,10 +438,10 @@ export class TokenAuthClient extends EventTarget {
   async logoutAll() {
     if (this.#due()) await this.refresh(); // logout-all/ takes the access token
     const response = await this.#alone(async ({ tell }) => {
-      const answer = await this.fetchImpl(this.baseUrl + "logout-all/", {
+      const answer = await this.#send(this.baseUrl + "logout-all/", {
         method: "POST",
         credentials: this.#credentials,
-        headers: this.#authorize(new Headers(JSON_HEADERS)),
+        headers: JSON_HEADERS,
         body: "{}",
       });
       if (answer.ok) {
@@ -286,6 +451,7 @@ export class TokenAuthClient extends EventTarget {
       return answer;
     });
     this.#leave();
+    if (response.ok) await this.#dpop?.delete();
     if (!response.ok) {
       throw new TokenAuthError(response.status, await response.json().catch(() => null));
     }
@@ -308,7 +474,7 @@ export class TokenAuthClient extends EventTarget {
       tried = true;
       await this.refresh().catch(() => undefined); // a token still valid is still sent
     }
-    const response = await this.fetchImpl(input, this.#withBearer(input, init));
+    const response = await this.#send(input, init);
     if (response.status !== 401 || tried || this.#session === "ended") {
       return response;
     }
@@ -317,7 +483,7 @@ export class TokenAuthClient extends EventTarget {
     } catch {
       return response;
     }
-    return this.fetchImpl(retryInput, this.#withBearer(retryInput, init));
+    return this.#send(retryInput, init);
   }
 
   // Stop taking part in the other tabs' coordination (a client you drop: tests, hot reload).
@@ -366,7 +532,8 @@ export class TokenAuthClient extends EventTarget {
   }
 
   async #refreshHere(tell, epoch) {
-    const response = await this.#post("refresh/", {}); // a network error: others try themselves
+    // A network error: the other tabs try themselves.
+    const response = await this.#post("refresh/", {}, { proof: true });
     const payload = await response.json().catch(() => null);
     if (epoch !== this.#epoch) {
       throw loggedOut(""); // our own logout began meanwhile
@@ -398,6 +565,7 @@ export class TokenAuthClient extends EventTarget {
     const renewAt = theirs ? times.renewAt : now + lifeMs - margin;
     const expiresAt = theirs ? times.expiresAt : now + lifeMs;
     this.#accessToken = kept.access_token;
+    this.#tokenType = String(kept.token_type).toLowerCase() === "dpop" ? "DPoP" : "Bearer";
     this.#renewAt = renewAt;
     this.#expiresAt = expiresAt;
     this.#session = "active";
@@ -415,6 +583,7 @@ export class TokenAuthClient extends EventTarget {
         break;
       case "logout":
         this.#epoch += 1; // what this page had in flight belongs to the old session
+        this.#dpop?.forget(); // the tab that logged out deleted the key
         this.#end("logout");
         break;
       case "ended":
@@ -450,36 +619,58 @@ export class TokenAuthClient extends EventTarget {
     return this.#accessToken === null || Date.now() >= this.#renewAt;
   }
 
-  #post(path, body) {
-    return this.fetchImpl(this.baseUrl + path, {
-      method: "POST",
-      credentials: this.#credentials,
-      headers: JSON_HEADERS,
-      body: JSON.stringify(body),
-    });
+  // A POST to a token endpoint; with proof (login/, refresh/) and dpop on, it carries a DPoP
+  // proof and is sent once more when the server asks for its nonce.
+  async #post(path, body, { proof = false } = {}) {
+    const url = this.baseUrl + path;
+    const send = async () => {
+      const headers = new Headers(JSON_HEADERS);
+      if (proof && this.#dpop) {
+        headers.set("DPoP", await this.#dpop.proof("POST", this.#target(url)?.href));
+      }
+      const init = { method: "POST", credentials: this.#credentials, headers };
+      return this.fetchImpl(url, { ...init, body: JSON.stringify(body) });
+    };
+    const response = await send();
+    const retry = this.#dpop !== null && (await this.#dpop.heed(this.#target(url).href, response));
+    return proof && retry ? send() : response;
+  }
+
+  // fetch() with the access token attached (and its proof), once more on a nonce challenge.
+  async #send(input, init) {
+    const spare = this.#dpop !== null && input instanceof Request ? input.clone() : input;
+    const response = await this.fetchImpl(input, await this.#withToken(input, init));
+    if (this.#dpop !== null && (await this.#dpop.heed(this.#target(input).href, response))) {
+      return this.fetchImpl(spare, await this.#withToken(spare, init));
+    }
+    return response;
+  }
+
+  // A Request's url is already absolute; a URL object or a string is resolved as fetch()
+  // would resolve it, falling back to baseUrl outside a page. Null when unresolvable (a
+  // relative URL with no page and a relative baseUrl).
+  #target(input) {
+    const url = input instanceof Request ? input.url : String(input);
+    return resolve(url, pageBase() ?? resolve(this.baseUrl)?.href);
   }
 
   #mayCarryToken(input) {
-    // A Request's url is already absolute; a URL object or a string is resolved as fetch()
-    // would resolve it, falling back to baseUrl outside a page.
-    const url = input instanceof Request ? input.url : String(input);
-    const base = pageBase() ?? resolve(this.baseUrl)?.href;
-    const target = resolve(url, base);
-    // Unresolvable (a relative URL with no page and a relative baseUrl): no token.
+    const target = this.#target(input);
     return target !== null && this.#tokenOrigins.has(target.origin);
   }
 
-  #withBearer(input, init) {
+  async #withToken(input, init) {
     // init.headers would replace a Request's own headers: start from those.
     const headers = new Headers(init.headers || (input instanceof Request ? input.headers : {}));
-    return { ...init, headers: this.#authorize(headers) };
-  }
-
-  #authorize(headers) {
-    if (this.#accessToken !== null) {
-      headers.set("Authorization", `Bearer ${this.#accessToken}`);
+    const token = this.#accessToken;
+    if (token !== null && this.#dpop !== null && this.#tokenType === "DPoP") {
+      const method = init.method ?? (input instanceof Request ? input.method : "GET");
+      headers.set("DPoP", await this.#dpop.proof(method, this.#target(input).href, token));
+      headers.set("Authorization", `DPoP ${token}`);
+    } else if (token !== null) {
+      headers.set("Authorization", `Bearer ${token}`);
     }
-    return headers;
+    return { ...init, headers };
   }
 
   #forget() {

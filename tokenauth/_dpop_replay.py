@@ -1,0 +1,44 @@
+"""The DPoP ``jti`` replay cache: one atomic ``add`` per proof in the cache of ``CACHE_ALIAS``."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+
+from django.core.cache import caches
+
+from tokenauth._exceptions import TemporarilyUnavailable
+from tokenauth.settings import get_settings
+
+__all__ = ["ReplayCacheUnavailable", "first_use"]
+
+logger = logging.getLogger(__name__)
+
+
+class ReplayCacheUnavailable(TemporarilyUnavailable):
+    """The replay cache cannot be reached and ``CACHE_FAILURE`` is ``"closed"``: token
+    endpoints answer 503 ``temporarily_unavailable``, resources 401 (DESIGN §8)."""
+
+
+def first_use(*, jkt: str, jti: str, seconds: float) -> bool:
+    """Record the proof ``jti`` of key ``jkt`` for ``seconds``; False if it was recorded before.
+
+    Processes sharing the cache (Redis) share the record: ``add`` is atomic, so of two
+    requests racing with one proof exactly one gets True. Raises ``ReplayCacheUnavailable``
+    when the cache is unreachable and ``CACHE_FAILURE`` is "closed"; with "open" the proof
+    counts as unseen (and that is logged at ERROR).
+    """
+    conf = get_settings()
+    cache = caches[conf.cache_alias]  # outside the try: a refused setting is no outage
+    # Hashed: a jti is the client's text (up to 256 characters, any of them), and a key under
+    # the client's jkt cannot collide with, nor block, another client's proofs.
+    digest = hashlib.sha256(f"{jkt}:{jti}".encode("utf-8", "surrogatepass")).hexdigest()
+    timeout = max(1, math.ceil(seconds))
+    try:
+        return bool(cache.add(f"tokenauth:dpop:jti:{digest}", 1, timeout=timeout))
+    except Exception as exc:  # redis.ConnectionError, pymemcache errors, ...: no common base
+        logger.error("tokenauth: DPoP replay cache unavailable: %r", exc)
+        if conf.cache_failure == "closed":
+            raise ReplayCacheUnavailable("DPoP replay cache unavailable") from exc
+        return True
