@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import caches
 from django.test import Client
 
-from tests.conftest import UNREACHABLE_REDIS, post_json
+from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis
 from tests.dpop_proofs import MISSING, Signer, new_key, proof_for
 from tests.factories import PASSWORD
 from tests.test_query_budgets import statements
@@ -288,3 +288,15 @@ def test_logout_all_and_sessions_take_a_bound_token(
         "/auth/logout-all/", HTTP_AUTHORIZATION=f"DPoP {access_token}", HTTP_DPOP=proof
     )
     assert response.status_code == 204, response.content
+
+
+@requires_redis
+def test_a_replay_is_refused_through_a_shared_redis_cache(
+    client: Client, user: Any, signer: Signer, tokenauth_settings: Any
+) -> None:
+    tokenauth_settings(CACHE_ALIAS="redis")
+    access_token = tokens(client, user, signer)["access_token"]
+    proof = proof_for(signer, ME, method="GET", access_token=access_token)
+
+    assert get_me(client, f"DPoP {access_token}", proof).status_code == 200
+    assert_challenged(get_me(client, f"DPoP {access_token}", proof), "invalid_dpop_proof")
