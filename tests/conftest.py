@@ -14,6 +14,10 @@ from django.test import Client
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import signals
 
+# A client as the service sees one: a documentation address (RFC 5737) and a user agent.
+IP = "203.0.113.10"
+UA = "pytest-agent/1.0"
+
 requires_server_database = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL"),
     reason="needs a server database with row locks: set DATABASE_URL to "

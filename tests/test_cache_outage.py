@@ -72,3 +72,54 @@ def test_cache_mode_closed_login_is_503_even_with_the_throttle_off(
     assert response.status_code == 503, response.content
     assert response.json()["error"] == "temporarily_unavailable"
     assert not RefreshTokenFamily.objects.exists()  # no family that nothing would accept
+
+
+# --- the login throttle's cache -----------------------------------------------------------
+
+
+@pytest.fixture
+def unreachable_throttle_cache(settings: Any, tokenauth_settings: Any) -> Any:
+    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
+    tokenauth_settings(CACHE_ALIAS="unreachable", LOGIN_THROTTLE_RATE="10/min")
+    return tokenauth_settings
+
+
+def _login(client: Client, user: Any, **extra: Any) -> Any:
+    body = {"username": user.username, "password": PASSWORD}
+    return post_json(client, "/auth/login/", body, **extra)
+
+
+def test_database_mode_login_survives_an_unreachable_throttle_cache_when_open(
+    client: Client, user: Any, unreachable_throttle_cache: Any
+) -> None:
+    # DESIGN §2: CACHE_FAILURE decides for the throttle too; "closed" is 503 (test_login_throttle).
+    unreachable_throttle_cache(ACCESS_TOKEN_REVOCATION="database", CACHE_FAILURE="open")
+
+    response = _login(client, user)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["access_token"]
+    assert RefreshTokenFamily.objects.filter(user=user).count() == 1
+
+
+def test_cache_mode_closed_login_with_an_unreachable_cache_is_503(
+    client: Client, user: Any, unreachable_throttle_cache: Any
+) -> None:
+    unreachable_throttle_cache(ACCESS_TOKEN_REVOCATION="cache", CACHE_FAILURE="closed")
+
+    response = _login(client, user)
+
+    assert response.status_code == 503, response.content
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert int(response["Retry-After"]) > 0
+    assert not RefreshTokenFamily.objects.exists()
+
+
+def test_cache_mode_open_login_with_an_unreachable_cache_is_200(
+    client: Client, user: Any, unreachable_throttle_cache: Any
+) -> None:
+    unreachable_throttle_cache(ACCESS_TOKEN_REVOCATION="cache", CACHE_FAILURE="open")
+
+    response = _login(client, user)
+
+    assert response.status_code == 200, response.content

@@ -311,6 +311,33 @@ def test_login_accepts_json_only(client: Client, user: Any) -> None:
     assert "error" in response.json()
 
 
+def test_login_answers_json_to_a_client_that_accepts_html(client: Client, user: Any) -> None:
+    response = post_json(client, "/auth/login/", credentials(user), HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["token_type"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "error"),
+    [
+        ("/auth/login/", {"username": "nobody", "password": "wrong"}, "invalid_grant"),
+        ("/auth/login/", {"password": "no username"}, "invalid_request"),
+        ("/auth/refresh/", {"refresh_token": "tkrt_garbage"}, "invalid_grant"),
+    ],
+)
+def test_token_endpoint_errors_stay_rfc_shaped_for_a_client_that_accepts_html(
+    client: Client, db: None, url: str, body: dict[str, str], error: str
+) -> None:
+    response = post_json(client, url, body, HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert set(response.json()) == {"error", "error_description"}
+    assert response.json()["error"] == error
+
+
 # --- POST refresh/ ------------------------------------------------------------------------
 
 

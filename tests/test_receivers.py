@@ -11,6 +11,7 @@ import time_machine
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import MD5PasswordHasher, PBKDF2PasswordHasher, make_password
 from django.core.cache import caches
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tests.factories import PASSWORD, UserFactory
@@ -458,3 +459,31 @@ def test_cache_markers_live_as_long_as_an_access_token(
             user.save()
         traveller.shift(timedelta(minutes=14))
         assert _revocation_cache.is_revoked(mine_a.family_public_id)
+
+
+# --- a save that fails after pre_save leaves no pending revocation -----------------------
+
+
+def test_a_failed_save_then_an_unrelated_save_revokes_nothing(
+    user: Any, revoked_events: list[dict[str, Any]], django_capture_on_commit_callbacks: Any
+) -> None:
+    tokens = service.login(user=user, ip=IP, user_agent=UA)
+    other = UserFactory()
+    username = user.username
+
+    user.is_active = False  # pre_save notes a deactivation ...
+    user.username = other.username  # ... then the UPDATE breaks the unique constraint
+    with pytest.raises(IntegrityError), transaction.atomic():
+        user.save()
+
+    user.is_active = True
+    user.username = username
+    user.first_name = "Alice"
+    with django_capture_on_commit_callbacks(execute=True):
+        user.save(update_fields=["first_name"])
+
+    family = RefreshTokenFamily.objects.get(public_id=tokens.family_public_id)
+    assert family.revoked_at is None
+    assert family.revocation_reason == ""
+    assert revoked_events == []
+    assert service.refresh(refresh_token=tokens.refresh_token, ip=IP, user_agent=UA)

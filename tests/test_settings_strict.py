@@ -460,3 +460,38 @@ def test_the_test_settings_stay_clean_for_manage_py_check() -> None:
     # tests/settings.py: LocMem, DEBUG off, and the throttle off: no W003.
     call_command("check")
     assert check_settings() == []
+
+
+# --- LOGIN_THROTTLE_RATE reads periods as DRF does ---------------------------------------
+
+
+def _error_ids(messages: list[Any]) -> list[str]:
+    return [message.id for message in messages]
+
+
+@pytest.mark.parametrize(
+    ("rate", "parsed"),
+    [
+        ("10/minute", (10, 60)),
+        ("5/second", (5, 1)),
+        ("100/hour", (100, 3600)),
+        ("1000/day", (1000, 86400)),
+        ("10/min", (10, 60)),
+    ],
+)
+def test_drf_style_throttle_rates_are_accepted(
+    settings: Any, rate: str, parsed: tuple[int, int]
+) -> None:
+    settings.TOKENAUTH = {"LOGIN_THROTTLE_RATE": rate}
+
+    assert "tokenauth.E002" not in _error_ids(check_settings())
+    assert get_settings().login_throttle_rate == parsed
+
+
+def test_an_unknown_throttle_period_is_e002(settings: Any) -> None:
+    settings.TOKENAUTH = {"LOGIN_THROTTLE_RATE": "10/fortnight"}
+
+    messages = [m for m in check_settings() if m.id == "tokenauth.E002"]
+
+    assert len(messages) == 1
+    assert "LOGIN_THROTTLE_RATE" in messages[0].msg
