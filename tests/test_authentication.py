@@ -19,7 +19,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.request import Request
 
-from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis
+from tests.conftest import post_json, requires_redis
 from tests.factories import UserFactory
 from tokenauth import service
 from tokenauth._fingerprints import password_fingerprint
@@ -460,41 +460,6 @@ def test_cache_mode_marker_outlives_the_token_by_the_leeway(
     late = start + timedelta(minutes=15) + timedelta(seconds=90)  # expired, within the leeway
     with time_machine.travel(late, tick=False):
         _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
-
-
-@pytest.mark.parametrize(("failure", "status"), [("closed", 401), ("open", 200)])
-def test_cache_mode_unreachable_cache_follows_cache_failure(
-    settings: Any,
-    tokenauth_settings: Any,
-    client: Client,
-    user: Any,
-    login: Any,
-    failure: str,
-    status: int,
-) -> None:
-    tokens = login(user)
-    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
-    tokenauth_settings(
-        ACCESS_TOKEN_REVOCATION="cache", CACHE_ALIAS="unreachable", CACHE_FAILURE=failure
-    )
-
-    response = _get(client, WHOAMI, tokens["access_token"])
-
-    assert response.status_code == status, response.content
-    if status == 401:
-        _assert_invalid_token(response)
-    else:
-        assert response.json() == {"id": user.pk, "authenticated": True}
-
-
-def test_cache_mode_unreachable_cache_is_closed_by_default(
-    settings: Any, tokenauth_settings: Any, client: Client, user: Any, login: Any
-) -> None:
-    tokens = login(user)
-    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
-    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache", CACHE_ALIAS="unreachable")
-
-    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 # --- none mode ----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from tests.chromium import ARGS as CHROMIUM_ARGS
 from tests.chromium import CHROMIUM, requires_browser
 from tests.conftest import UNREACHABLE_REDIS, post_json, requires_server_database
 from tests.factories import PASSWORD
-from tests.test_outages import database_down  # noqa: F401  # a fixture
+from tests.test_database_outage import database_down  # noqa: F401  # a fixture
 from tokenauth import service, signals
 from tokenauth.access import decode_access_token
 from tokenauth.contrib.simplejwt.exchange import exchange_refresh_token

@@ -1,4 +1,5 @@
-"""DESIGN §2 "Login throttle": buckets, reservations before the hash, and its outages."""
+"""DESIGN §2 "Login throttle": buckets and reservations before the hash (an unreachable
+throttle cache: tests/test_cache_outage.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from django.core.cache import caches
 from django.db import OperationalError
 from django.test import Client
 
-from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis, requires_server_database
+from tests.conftest import post_json, requires_redis, requires_server_database
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import _throttling
 from tokenauth._fingerprints import client_binding
@@ -438,40 +439,6 @@ def test_no_warning_from_a_real_client_or_with_num_proxies(
     assert response.status_code == 200
 
     assert _shared_bucket_warnings(warnings_seen) == []
-
-
-@pytest.mark.parametrize("mode", ["database", "cache", "none"])
-def test_an_unreachable_throttle_cache_closed_is_503_in_every_mode(
-    client: Client, user: Any, settings: Any, throttle: Callable[..., None], mode: str
-) -> None:
-    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
-    throttle(
-        "10/min", CACHE_ALIAS="unreachable", ACCESS_TOKEN_REVOCATION=mode, CACHE_FAILURE="closed"
-    )
-
-    response = _login(client, user.username, PASSWORD, HOME)
-
-    assert response.status_code == 503, response.content
-    assert response.json()["error"] == "temporarily_unavailable"
-    assert int(response["Retry-After"]) > 0
-    assert not RefreshTokenFamily.objects.exists()
-
-
-def test_an_unreachable_throttle_cache_open_lets_logins_through(
-    client: Client,
-    user: Any,
-    settings: Any,
-    throttle: Callable[..., None],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
-    throttle("10/min", CACHE_ALIAS="unreachable", CACHE_FAILURE="open")
-
-    with caplog.at_level(logging.ERROR, logger="tokenauth"):
-        response = _login(client, user.username, PASSWORD, HOME)
-
-    assert response.status_code == 200, response.content
-    assert any("throttle" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
 
 
 def test_the_throttle_counts_in_the_cache_of_cache_alias(
