@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.request import Request
 
-from tests.conftest import post_json, requires_redis
+from tests.conftest import assert_invalid_token, post_json, requires_redis
 from tests.factories import UserFactory
 from tokenauth import service
 from tokenauth._fingerprints import password_fingerprint
@@ -29,18 +28,10 @@ from tokenauth.models import RevocationReason
 from tokenauth.testing import access_token_for
 
 ME, WHOAMI = "/api/me/", "/api/whoami/"
-INVALID_TOKEN_CHALLENGE = re.compile(
-    r'\ABearer realm="api", error="invalid_token", error_description="[^"\\]+"\Z'
-)
 
 
 def _get(client: Client, path: str, access_token: str, scheme: str = "Bearer") -> Any:
     return client.get(path, HTTP_AUTHORIZATION=f"{scheme} {access_token}")
-
-
-def _assert_invalid_token(response: Any) -> None:
-    assert response.status_code == 401, response.content
-    assert INVALID_TOKEN_CHALLENGE.match(response["WWW-Authenticate"]), response["WWW-Authenticate"]
 
 
 def _sid(access_token: str) -> str:
@@ -78,7 +69,7 @@ def test_database_mode_is_the_default(client: Client, user: Any, login: Any) -> 
     user_model = get_user_model()
     user_model.objects.filter(pk=user.pk).update(is_active=False)  # only the database sees it
 
-    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 @pytest.mark.parametrize("path", [ME, WHOAMI])
@@ -115,7 +106,7 @@ def test_database_mode_refuses_a_logged_out_family_only(
     response = post_json(client, "/auth/logout/", {"refresh_token": first["refresh_token"]})
     assert response.status_code == 204
 
-    _assert_invalid_token(_get(client, ME, first["access_token"]))
+    assert_invalid_token(_get(client, ME, first["access_token"]))
     assert _get(client, ME, second["access_token"]).status_code == 200
 
 
@@ -129,8 +120,8 @@ def test_database_mode_refuses_after_logout_everywhere(
     )
     assert response.status_code == 204
 
-    _assert_invalid_token(_get(client, ME, first["access_token"]))
-    _assert_invalid_token(_get(client, ME, second["access_token"]))
+    assert_invalid_token(_get(client, ME, first["access_token"]))
+    assert_invalid_token(_get(client, ME, second["access_token"]))
 
 
 @pytest.mark.parametrize("how", ["save", "update"])
@@ -145,8 +136,8 @@ def test_database_mode_refuses_an_inactive_user(
     else:  # QuerySet.update() sends no signal
         get_user_model().objects.filter(pk=user.pk).update(is_active=False)
 
-    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
-    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+    assert_invalid_token(_get(client, ME, tokens["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 @pytest.mark.parametrize("how", ["save", "update"])
@@ -163,7 +154,7 @@ def test_database_mode_refuses_after_a_password_change(
             password=make_password("a brand new password")
         )
 
-    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+    assert_invalid_token(_get(client, ME, tokens["access_token"]))
 
 
 def test_database_mode_keeps_tokens_through_unrelated_saves(
@@ -186,7 +177,7 @@ def test_database_mode_refuses_a_deleted_user(
 
     user.delete()
 
-    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+    assert_invalid_token(_get(client, ME, tokens["access_token"]))
 
 
 def test_database_mode_refuses_a_token_naming_another_users_family(
@@ -203,7 +194,7 @@ def test_database_mode_refuses_a_token_naming_another_users_family(
         expires_at=now + timedelta(minutes=5),
     )
 
-    _assert_invalid_token(_get(client, ME, access_token))
+    assert_invalid_token(_get(client, ME, access_token))
 
 
 def test_database_mode_refuses_an_unknown_family(
@@ -218,7 +209,7 @@ def test_database_mode_refuses_an_unknown_family(
         expires_at=now + timedelta(minutes=5),
     )
 
-    _assert_invalid_token(_get(client, ME, access_token))
+    assert_invalid_token(_get(client, ME, access_token))
 
 
 # --- cache mode ---------------------------------------------------------------------------
@@ -301,7 +292,7 @@ def test_cache_mode_refuses_a_revoked_family_once_the_revocation_committed(
     assert response.status_code == 204
 
     with django_assert_num_queries(0):
-        _assert_invalid_token(_get(client, WHOAMI, first["access_token"]))
+        assert_invalid_token(_get(client, WHOAMI, first["access_token"]))
     assert _get(client, WHOAMI, second["access_token"]).status_code == 200
 
 
@@ -331,8 +322,8 @@ def test_cache_mode_refuses_every_family_after_logout_everywhere(
         )
     assert response.status_code == 204
 
-    _assert_invalid_token(_get(client, WHOAMI, first["access_token"]))
-    _assert_invalid_token(_get(client, WHOAMI, second["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, first["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, second["access_token"]))
 
 
 @pytest.mark.parametrize("change", ["password", "deactivate"])
@@ -348,7 +339,7 @@ def test_cache_mode_refuses_at_once_after_a_password_change_or_deactivation(
             user.is_active = False
         user.save()
 
-    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 def _lose_user(user: Any, how: str) -> None:
@@ -381,7 +372,7 @@ def test_cache_mode_user_that_cannot_be_loaded_gets_an_invalid_token_challenge(
 
     _lose_user(user, how)
 
-    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+    assert_invalid_token(_get(client, ME, tokens["access_token"]))
 
 
 def test_cache_mode_sub_that_is_not_a_pk_is_a_401_not_a_500(
@@ -397,8 +388,8 @@ def test_cache_mode_sub_that_is_not_a_pk_is_a_401_not_a_500(
         expires_at=now + timedelta(minutes=5),
     )
 
-    _assert_invalid_token(_get(client, WHOAMI, access_token))
-    _assert_invalid_token(_get(client, ME, access_token))
+    assert_invalid_token(_get(client, WHOAMI, access_token))
+    assert_invalid_token(_get(client, ME, access_token))
 
 
 def _token_with_sub(user: Any, sid: str, sub: str) -> str:
@@ -425,7 +416,7 @@ def test_none_mode_sub_that_no_pk_can_be_is_refused_every_time(
     bad = _token_with_sub(user, _sid(access_token), sub)
 
     for _ in range(2):
-        _assert_invalid_token(_get(client, WHOAMI, bad))
+        assert_invalid_token(_get(client, WHOAMI, bad))
         response = _get(client, WHOAMI, access_token)
         assert response.status_code == 200, response.content
         assert response.json()["id"] == user.pk
@@ -459,7 +450,7 @@ def test_cache_mode_marker_outlives_the_token_by_the_leeway(
 
     late = start + timedelta(minutes=15) + timedelta(seconds=90)  # expired, within the leeway
     with time_machine.travel(late, tick=False):
-        _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+        assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 # --- none mode ----------------------------------------------------------------------------
@@ -493,7 +484,7 @@ def test_none_mode_tokens_live_until_exp_even_after_logout(
     with time_machine.travel(start + timedelta(minutes=14, seconds=59), tick=False):
         assert _get(client, WHOAMI, tokens["access_token"]).status_code == 200
     with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
-        _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+        assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 # --- every mode ---------------------------------------------------------------------------
@@ -509,7 +500,7 @@ def test_expired_access_token_is_refused(
         tokens = login(user)
 
     with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
-        _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+        assert_invalid_token(_get(client, ME, tokens["access_token"]))
 
 
 @pytest.mark.parametrize("mode", ["database", "cache", "none"])
@@ -565,21 +556,19 @@ def test_other_schemes_are_left_to_other_classes(client: Client, header: str) ->
     ],
 )
 def test_bad_bearer_credentials_get_an_invalid_token_challenge(client: Client, header: str) -> None:
-    _assert_invalid_token(client.get(ME, HTTP_AUTHORIZATION=header))
+    assert_invalid_token(client.get(ME, HTTP_AUTHORIZATION=header))
 
 
 def test_two_tokens_are_refused_even_when_both_are_valid(client: Client, user: Any) -> None:
     access_token = access_token_for(user)
 
-    _assert_invalid_token(
-        client.get(ME, HTTP_AUTHORIZATION=f"Bearer {access_token} {access_token}")
-    )
+    assert_invalid_token(client.get(ME, HTTP_AUTHORIZATION=f"Bearer {access_token} {access_token}"))
 
 
 def test_refresh_token_is_refused_as_bearer_token(client: Client, user: Any, login: Any) -> None:
     tokens = login(user)
 
-    _assert_invalid_token(_get(client, ME, tokens["refresh_token"]))
+    assert_invalid_token(_get(client, ME, tokens["refresh_token"]))
 
 
 @hypothesis_settings(

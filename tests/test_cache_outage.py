@@ -8,7 +8,6 @@ changes nothing. One real Redis client against a port where nothing listens; not
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from django.contrib.auth.signals import user_logged_in
 from django.test import Client
 
-from tests.conftest import IP, UA, UNREACHABLE_REDIS, post_json
+from tests.conftest import IP, UA, UNREACHABLE_REDIS, assert_invalid_token, post_json, post_login
 from tests.factories import PASSWORD
 from tokenauth import service
 from tokenauth.access import decode_access_token
@@ -27,9 +26,6 @@ pytestmark = pytest.mark.django_db
 CLOSED = {"ACCESS_TOKEN_REVOCATION": "cache", "CACHE_FAILURE": "closed"}
 HOME = "203.0.113.7"
 WHOAMI = "/api/whoami/"
-INVALID_TOKEN_CHALLENGE = re.compile(
-    r'\ABearer realm="api", error="invalid_token", error_description="[^"\\]+"\Z'
-)
 
 
 @pytest.fixture
@@ -39,18 +35,8 @@ def cache_down(settings: Any, tokenauth_settings: Any) -> Callable[..., None]:
     return lambda **values: tokenauth_settings(CACHE_ALIAS="unreachable", **values)
 
 
-def _login(client: Client, user: Any, **extra: Any) -> Any:
-    body = {"username": user.username, "password": PASSWORD}
-    return post_json(client, "/auth/login/", body, **extra)
-
-
 def _get(client: Client, path: str, access_token: str) -> Any:
     return client.get(path, HTTP_AUTHORIZATION=f"Bearer {access_token}")
-
-
-def _assert_invalid_token(response: Any) -> None:
-    assert response.status_code == 401, response.content
-    assert INVALID_TOKEN_CHALLENGE.match(response["WWW-Authenticate"]), response["WWW-Authenticate"]
 
 
 def _claims(tokens: service.IssuedTokens) -> Any:
@@ -86,7 +72,7 @@ def test_cache_mode_unreachable_cache_follows_cache_failure(
 
     assert response.status_code == status, response.content
     if status == 401:
-        _assert_invalid_token(response)
+        assert_invalid_token(response)
     else:
         assert response.json() == {"id": user.pk, "authenticated": True}
 
@@ -97,7 +83,7 @@ def test_cache_mode_unreachable_cache_is_closed_by_default(
     tokens = login(user)
     cache_down(ACCESS_TOKEN_REVOCATION="cache")
 
-    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 # --- refresh and login over HTTP -------------------------------------------------------
@@ -165,7 +151,7 @@ def test_an_unreachable_throttle_cache_closed_is_503_in_every_mode(
 ) -> None:
     cache_down(LOGIN_THROTTLE_RATE="10/min", ACCESS_TOKEN_REVOCATION=mode, CACHE_FAILURE="closed")
 
-    response = _login(client, user, REMOTE_ADDR=HOME)
+    response = post_login(client, user, REMOTE_ADDR=HOME)
 
     assert response.status_code == 503, response.content
     assert response.json()["error"] == "temporarily_unavailable"
@@ -182,7 +168,7 @@ def test_an_unreachable_throttle_cache_open_lets_logins_through(
     cache_down(LOGIN_THROTTLE_RATE="10/min", CACHE_FAILURE="open")
 
     with caplog.at_level(logging.ERROR, logger="tokenauth"):
-        response = _login(client, user, REMOTE_ADDR=HOME)
+        response = post_login(client, user, REMOTE_ADDR=HOME)
 
     assert response.status_code == 200, response.content
     assert any("throttle" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
@@ -195,7 +181,7 @@ def test_database_mode_login_survives_an_unreachable_throttle_cache_when_open(
         LOGIN_THROTTLE_RATE="10/min", ACCESS_TOKEN_REVOCATION="database", CACHE_FAILURE="open"
     )
 
-    response = _login(client, user)
+    response = post_login(client, user)
 
     assert response.status_code == 200, response.content
     assert response.json()["access_token"]
@@ -207,7 +193,7 @@ def test_cache_mode_open_login_with_an_unreachable_cache_is_200(
 ) -> None:
     cache_down(LOGIN_THROTTLE_RATE="10/min", ACCESS_TOKEN_REVOCATION="cache", CACHE_FAILURE="open")
 
-    response = _login(client, user)
+    response = post_login(client, user)
 
     assert response.status_code == 200, response.content
 

@@ -8,13 +8,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from tests.conftest import post_json
+from tests.conftest import BROWSER, COOKIE, post_json
 from tests.factories import PASSWORD
 from tokenauth.checks import check_settings
 from tokenauth.models import RefreshTokenFamily, RevocationReason
-
-BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
-COOKIE = "__Secure-tokenauth-refresh"
 
 
 @pytest.fixture(autouse=True)

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import jwt
 import pytest
-import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import post_json
+from tests.conftest import FORM, START, TOKEN_URLS, bearer, credentials, post_form, post_json
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import _refresh_tokens
 from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db
 
-START = datetime(2030, 1, 1, tzinfo=timezone.utc)  # on a minute boundary: one throttle window
 TOKEN_FIELDS = {
     "access_token",
     "token_type",
@@ -39,30 +37,11 @@ SESSION_FIELDS = {
     "ip_address",
     "current",
 }
-FORM = "application/x-www-form-urlencoded"
 GRACE = timedelta(seconds=10)
 _TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
 
 
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
-
-
 # --- helpers ------------------------------------------------------------------------------
-
-
-def post_form(client: Client, url: str, data: dict[str, str], **extra: Any) -> Any:
-    return client.post(url, urlencode(data), content_type=FORM, **extra)
-
-
-def bearer(access_token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {access_token}"}
-
-
-def credentials(user: Any, password: str = PASSWORD) -> dict[str, str]:
-    return {"username": user.username, "password": password}
 
 
 def family_of(refresh_token: str) -> RefreshTokenFamily:
@@ -248,8 +227,6 @@ def test_login_get_is_405_with_an_error_body(client: Client) -> None:
 
 
 # --- bodies and content types -------------------------------------------------------------
-
-TOKEN_URLS = ["/auth/login/", "/auth/refresh/", "/auth/token/", "/auth/logout/", "/auth/revoke/"]
 
 
 @pytest.mark.parametrize("url", TOKEN_URLS)

@@ -10,11 +10,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
-import time_machine
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import caches
@@ -29,15 +28,8 @@ from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db
 
-START = datetime(2030, 1, 1, tzinfo=timezone.utc)  # on a minute boundary: one throttle window
 HOME = "203.0.113.7"
 ATTACKER = "198.51.100.66"
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 def _clear_redis() -> None:

@@ -17,7 +17,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 from django.test import Client
 
-from tests.conftest import post_json, requires_redis
+from tests.conftest import bearer, post_json, requires_redis
 from tests.factories import PASSWORD, UserFactory
 from tokenauth._fingerprints import password_fingerprint
 from tokenauth.models import RefreshTokenFamily, RevocationReason
@@ -80,10 +80,6 @@ def raise_iterations(settings: Any) -> Callable[[], None]:
         settings.PASSWORD_HASHERS = [STRONG]
 
     return _raise
-
-
-def bearer(access_token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {access_token}"}
 
 
 def refresh(client: Client, tokens: dict[str, Any]) -> Any:

@@ -14,16 +14,12 @@ from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tests.conftest import IP, NEW_SECRET_KEY, OLD_SECRET_KEY, UA
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import _receivers, _revocation_cache, service
 from tokenauth._fingerprints import password_fingerprint
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidRefreshToken, IssuedTokens
-
-IP = "203.0.113.10"
-UA = "pytest-agent/1.0"
-OLD_SECRET_KEY = "old-tests-secret-key-that-is-long-enough-for-hmac-0123456789"
-NEW_SECRET_KEY = "new-tests-secret-key-that-is-long-enough-for-hmac-9876543210"
 
 
 class WeakPBKDF2PasswordHasher(PBKDF2PasswordHasher):

@@ -19,6 +19,7 @@ from django.http import HttpRequest
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tests.conftest import IP, NEW_SECRET_KEY, OLD_SECRET_KEY
 from tests.factories import UserFactory
 from tokenauth import _refresh_tokens, _rotation, service, signals
 from tokenauth._fingerprints import password_fingerprint
@@ -26,12 +27,9 @@ from tokenauth.access import decode_access_token
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidCredentials, InvalidRefreshToken, IssuedTokens
 
-IP = "203.0.113.10"
 UA = "Mozilla/5.0 (X11; Linux x86_64) pytest"
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=dt_timezone.utc)  # far from the real clock on purpose
 GRACE = timedelta(seconds=10)  # the default REUSE_GRACE_PERIOD
-OLD_SECRET_KEY = "old-tests-secret-key-that-is-long-enough-for-hmac-0123456789"
-NEW_SECRET_KEY = "new-tests-secret-key-that-is-long-enough-for-hmac-9876543210"
 SIGNAL_NAMES = ("token_issued", "token_refreshed", "family_revoked", "refresh_token_reused")
 
 

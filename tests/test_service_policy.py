@@ -8,14 +8,12 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import UA
 from tokenauth import service
 from tokenauth.access import decode_access_token
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
 pytestmark = pytest.mark.django_db
-
-IP = "203.0.113.10"
-UA = "pytest"
 
 
 # --- user_for_claims: the revocation mode, the cache check and CACHE_FAILURE ----------------
