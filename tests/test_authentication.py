@@ -18,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.request import Request
 
-from tests.conftest import assert_invalid_token, post_json, requires_redis
+from tests.conftest import assert_invalid_token, bearer, post_json, requires_redis
 from tests.factories import UserFactory
 from tokenauth import service
 from tokenauth._fingerprints import password_fingerprint
@@ -375,6 +375,23 @@ def test_cache_mode_user_that_cannot_be_loaded_gets_an_invalid_token_challenge(
     assert_invalid_token(_get(client, ME, tokens["access_token"]))
 
 
+@pytest.mark.parametrize("mode", ["cache", "none"])
+def test_lazy_user_that_no_longer_exists_is_401(
+    client: Client,
+    user: Any,
+    login: Callable[..., dict[str, Any]],
+    tokenauth_settings: Callable[..., None],
+    mode: str,
+) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION=mode)
+    access_token = login(user)["access_token"]
+    type(user).objects.filter(pk=user.pk).delete()
+
+    response = client.get("/api/me/", **bearer(access_token))
+
+    assert response.status_code == 401
+
+
 def test_cache_mode_sub_that_is_not_a_pk_is_a_401_not_a_500(
     cache_mode: str, client: Client, user: Any, login: Any
 ) -> None:
@@ -515,7 +532,7 @@ def test_access_token_for_works_in_every_mode(
     assert response.json() == {"id": user.pk, "username": user.username}
 
 
-@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr", "bEaReR"])
 def test_scheme_is_case_insensitive(client: Client, user: Any, scheme: str) -> None:
     assert _get(client, ME, access_token_for(user), scheme=scheme).status_code == 200
 
@@ -553,6 +570,8 @@ def test_other_schemes_are_left_to_other_classes(client: Client, header: str) ->
         'Bearer "quoted"',
         "Bearer tkrt_AAAAAAAAAAAAAAAAAAAAAA.0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         "Bearer ünïcödé",
+        "Bearer   ",
+        "bearer x.y.z",
     ],
 )
 def test_bad_bearer_credentials_get_an_invalid_token_challenge(client: Client, header: str) -> None:
