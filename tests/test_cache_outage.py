@@ -53,7 +53,7 @@ def _password_login(user: Any, answer: Any, calls: list[str], ip: str = "198.51.
     )
 
 
-# --- protected resources: cache mode reads the revocation cache per request ------------
+# --- protected resources: cache mode reads the revocation cache per request ---------------
 
 
 @pytest.mark.parametrize(("failure", "status"), [("closed", 401), ("open", 200)])
@@ -86,7 +86,7 @@ def test_cache_mode_unreachable_cache_is_closed_by_default(
     assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
-# --- refresh and login over HTTP -------------------------------------------------------
+# --- refresh and login over HTTP ----------------------------------------------------------
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_cache_mode_closed_login_is_503_even_with_the_throttle_off(
     assert not RefreshTokenFamily.objects.exists()  # no family that nothing would accept
 
 
-# --- the login throttle's cache --------------------------------------------------------
+# --- the login throttle's cache -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("mode", ["database", "cache", "none"])
@@ -198,7 +198,7 @@ def test_cache_mode_open_login_with_an_unreachable_cache_is_200(
     assert response.status_code == 200, response.content
 
 
-# --- the service called directly gets the same rules (DESIGN §6) -----------------------
+# --- the service called directly gets the same rules (DESIGN §6) --------------------------
 
 
 def test_refresh_in_cache_mode_closed_with_the_cache_down_spends_nothing(

@@ -250,7 +250,7 @@ def test_valid_cookie_settings_pass_the_checks(settings):
     assert not [m for m in check_settings() if m.id == "tokenauth.E007"]
 
 
-# --- logout clears the cookie only for a request that carried a token --------------------
+# --- logout clears the cookie only for a request that carried a token ---------------------
 
 
 @pytest.mark.parametrize("body", ["", "{}", "refresh_token="])

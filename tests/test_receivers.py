@@ -65,7 +65,7 @@ def sessions(user: Any) -> tuple[IssuedTokens, IssuedTokens, IssuedTokens]:
     return _login(user), _login(user), _login(UserFactory())
 
 
-# --- password change ---------------------------------------------------------------------
+# --- password change ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("update_fields", [None, ["password"], ["password", "email"]])
@@ -140,7 +140,7 @@ def test_password_change_from_an_outdated_hash_still_revokes(
     assert _family(tokens).revocation_reason == RevocationReason.PASSWORD_CHANGED
 
 
-# --- deactivation ------------------------------------------------------------------------
+# --- deactivation -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("update_fields", [None, ["is_active"], ["is_active", "email"]])
@@ -378,7 +378,7 @@ def test_a_nested_window_ends_with_its_block(db: None, settings: Any) -> None:
     assert _refresh(tokens).refresh_token
 
 
-# --- QuerySet.update bypasses signals ----------------------------------------------------
+# --- QuerySet.update bypasses signals -----------------------------------------------------
 
 
 def test_queryset_update_of_password_is_caught_at_the_next_refresh(
@@ -406,7 +406,7 @@ def test_queryset_update_of_password_is_caught_at_the_next_refresh(
     assert _family(mine_b).revocation_reason == RevocationReason.PASSWORD_CHANGED
 
 
-# --- cache mode --------------------------------------------------------------------------
+# --- cache mode ---------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -457,7 +457,7 @@ def test_cache_markers_live_as_long_as_an_access_token(
         assert _revocation_cache.is_revoked(mine_a.family_public_id)
 
 
-# --- a save that fails after pre_save leaves no pending revocation -----------------------
+# --- a save that fails after pre_save leaves no pending revocation ------------------------
 
 
 def test_a_failed_save_then_an_unrelated_save_revokes_nothing(

@@ -1,4 +1,5 @@
-"""An E-level TOKENAUTH value refuses to run at its first use, never a default in its place.
+"""Reading ``TOKENAUTH`` (``tokenauth.settings``): one typed object that follows overrides, and
+an E-level value that refuses to run at its first use, never a default in its place.
 
 Servers (gunicorn, uwsgi) never run ``manage.py check``: a value the checks refuse must not
 quietly become a default there (DESIGN §2). Warnings never refuse anything.
@@ -15,7 +16,7 @@ import time_machine
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -114,6 +115,31 @@ def _error(exc: pytest.ExceptionInfo[ImproperlyConfigured]) -> str:
     return str(exc.value)
 
 
+# --- the settings object follows the setting ----------------------------------------------
+
+
+def test_get_settings_reflects_overrides(settings: Any) -> None:
+    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=20)}
+    assert get_settings().access_token_lifetime == timedelta(minutes=20)
+
+    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=30), "ISSUER": "https://a"}
+    assert get_settings().access_token_lifetime == timedelta(minutes=30)
+    assert get_settings().issuer == "https://a"
+
+    with override_settings(TOKENAUTH={"ACCESS_TOKEN_REVOCATION": "none"}):
+        assert get_settings().access_token_revocation == "none"
+        assert get_settings().access_token_lifetime == timedelta(minutes=15)
+    assert get_settings().access_token_revocation == "database"
+    assert get_settings().access_token_lifetime == timedelta(minutes=30)
+
+
+def test_tokenauth_settings_fixture_merges_and_reloads(tokenauth_settings: Any) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache")
+
+    assert get_settings().access_token_revocation == "cache"
+    assert get_settings().login_throttle_rate is None  # kept from tests/settings.py
+
+
 # --- first use refuses; the checks report -------------------------------------------------
 
 
@@ -191,7 +217,7 @@ def test_e010_follows_caches(settings: Any) -> None:
     assert get_settings().cache_alias == "shared"
 
 
-# --- through HTTP: the request that first uses the setting refuses -----------------------
+# --- through HTTP: the request that first uses the setting refuses ------------------------
 
 HTTP_REFUSED = [
     _refused({"AUDIENCE": {"api", "admin"}}, "AUDIENCE", "E002"),
@@ -462,7 +488,7 @@ def test_the_test_settings_stay_clean_for_manage_py_check() -> None:
     assert check_settings() == []
 
 
-# --- LOGIN_THROTTLE_RATE reads periods as DRF does ---------------------------------------
+# --- LOGIN_THROTTLE_RATE reads periods as DRF does ----------------------------------------
 
 
 def _error_ids(messages: list[Any]) -> list[str]:
