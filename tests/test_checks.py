@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 from tests.conftest import UNREACHABLE_REDIS, private_pem, public_pem
-from tokenauth import checks, keys
+from tokenauth import checks
 from tokenauth.checks import check_settings
 from tokenauth.settings import get_settings
 
@@ -419,17 +419,6 @@ def test_problems_follow_the_settings(settings: Any) -> None:
     assert _ids({"NOPE": 1}, settings) == ["tokenauth.E001"]
 
     assert _ids({}, settings) == []
-
-
-def test_keys_reload_on_secret_key_and_tokenauth_changes(settings: Any) -> None:
-    first = keys.get_key_set().signing.kid
-
-    settings.SECRET_KEY = "another-secret-key-for-the-reload-test-0123456789"
-    second = keys.get_key_set().signing.kid
-    assert second != first
-
-    settings.TOKENAUTH = {"SIGNING_KEY": "a-configured-signing-key-0123456789-abcdef"}
-    assert keys.get_key_set().signing.kid not in (first, second)
 
 
 @pytest.mark.parametrize(
