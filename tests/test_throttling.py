@@ -1,5 +1,5 @@
-"""DESIGN §2 "Login throttle": buckets and reservations before the hash (an unreachable
-throttle cache: tests/test_cache_outage.py)."""
+"""The login throttle (``tokenauth._throttling``, DESIGN §2): buckets and reservations before the
+hash (an unreachable throttle cache: tests/test_cache_outage.py)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def _post(url: str, body: dict[str, str], forwarded_for: str) -> int:
 def test_parallel_wrong_passwords_reach_the_hash_at_most_limit_times(
     live_server: Any, settings: Any, throttle: Callable[..., None], network: Any
 ) -> None:
-    settings.PASSWORD_HASHERS = ["tests.test_login_throttle.SlowHasher"]
+    settings.PASSWORD_HASHERS = ["tests.test_throttling.SlowHasher"]
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     throttle("10/h")
     user = UserFactory()
@@ -237,7 +237,7 @@ def test_a_database_outage_during_the_hash_is_no_failed_guess(
     throttle("3/min")
     _botnet_guesses(client, user.username)
     backends = settings.AUTHENTICATION_BACKENDS
-    settings.AUTHENTICATION_BACKENDS = ["tests.test_login_throttle.LockedDatabaseBackend"]
+    settings.AUTHENTICATION_BACKENDS = ["tests.test_throttling.LockedDatabaseBackend"]
     assert _login(client, user.username, PASSWORD, HOME).status_code == 503
     settings.AUTHENTICATION_BACKENDS = backends
 
