@@ -14,14 +14,12 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.contrib.auth.signals import user_logged_in
-from django.db import connection, transaction
 from django.http import HttpRequest
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.conftest import IP, NEW_SECRET_KEY, OLD_SECRET_KEY
 from tests.factories import UserFactory
-from tokenauth import _refresh_tokens, _rotation, service, signals
+from tokenauth import _refresh_tokens, service, signals
 from tokenauth._fingerprints import password_fingerprint
 from tokenauth.access import decode_access_token
 from tokenauth.models import RefreshTokenFamily, RevocationReason
@@ -357,41 +355,6 @@ def test_grace_replay_returns_the_same_successor_and_changes_no_row(
     # The family stays one chain: the shared successor rotates normally.
     third = _refresh(second.refresh_token, now + timedelta(minutes=1, seconds=6))
     assert _family(third).generation == 2
-
-
-def test_a_rotation_that_loses_its_compare_and_set_reads_the_family_again(user: Any) -> None:
-    """Fed a family read before another rotation committed, the compare-and-set changes no
-    row; the re-read must see that rotation and answer with its successor (grace)."""
-    now = timezone.now() - timedelta(minutes=2)
-    first = _login(user, now)
-    parsed = _refresh_tokens.parse(first.refresh_token)
-    assert parsed is not None
-    stale = RefreshTokenFamily.objects.select_related("user").get(pk=_family(first).pk)
-    second = _refresh(first.refresh_token, now + timedelta(seconds=1))
-
-    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        outcome = _rotation.rotate(stale, parsed.generation, IP, UA, now + timedelta(seconds=2))
-
-    assert isinstance(outcome, IssuedTokens), outcome
-    assert outcome.refresh_token == second.refresh_token
-    # The UPDATE that changed nothing and the locked re-read; the user is the one read before.
-    assert len(queries.captured_queries) == 2, queries.captured_queries
-    assert _family(first).generation == 1
-
-
-def test_a_rotation_that_loses_to_a_logout_sees_the_revocation(user: Any) -> None:
-    now = timezone.now() - timedelta(minutes=2)
-    first = _login(user, now)
-    parsed = _refresh_tokens.parse(first.refresh_token)
-    assert parsed is not None
-    stale = _family(first)
-    service.logout(refresh_token=first.refresh_token, ip=IP, user_agent=UA, now=now)
-
-    with transaction.atomic():
-        outcome = _rotation.rotate(stale, parsed.generation, IP, UA, now + timedelta(seconds=1))
-
-    assert outcome == "revoked"
-    assert _family(first).revocation_reason == RevocationReason.LOGOUT
 
 
 def test_grace_replay_does_not_extend_the_window(user: Any) -> None:
