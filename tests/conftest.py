@@ -152,6 +152,13 @@ def login(client: Client, django_capture_on_commit_callbacks: Any) -> Callable[.
 
 
 @pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
+    """``with committed():`` runs what the block queued for after commit (signals, cache
+    markers): the test's own transaction never commits."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
 def tokenauth_settings(settings: Any) -> Callable[..., None]:
     """Override some TOKENAUTH keys for one test; the settings object reloads itself."""
 

@@ -382,12 +382,6 @@ def sent() -> Any:
         getattr(signals, name).disconnect(dispatch_uid=f"test-ext-{name}")
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Any:
-    """Run what the block queued for after commit (the test's transaction never commits)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def _taken(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
     """The events so far, emptied; each has exactly its signal's arguments and no token."""
     taken = list(events)

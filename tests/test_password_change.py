@@ -62,12 +62,6 @@ def mode(request: pytest.FixtureRequest, tokenauth_settings: Callable[..., None]
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    """A block whose on_commit callbacks (signals, cache markers) run when it ends."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
 def outdated_user(settings: Any) -> Any:
     """A user whose stored hash is current now and outdated once ``raise_iterations()`` ran."""
     settings.PASSWORD_HASHERS = [WEAK]

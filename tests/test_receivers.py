@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import time_machine
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import MD5PasswordHasher, PBKDF2PasswordHasher, make_password
-from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tests.conftest import IP, NEW_SECRET_KEY, OLD_SECRET_KEY, UA
 from tests.factories import PASSWORD, UserFactory
-from tokenauth import _receivers, _revocation_cache, service
+from tokenauth import _receivers, service
 from tokenauth._fingerprints import password_fingerprint
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidRefreshToken, IssuedTokens
@@ -52,11 +49,6 @@ def _family(tokens: IssuedTokens) -> RefreshTokenFamily:
 
 def _reasons(*tokens: IssuedTokens) -> list[str]:
     return [_family(t).revocation_reason for t in tokens]
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture
@@ -407,54 +399,6 @@ def test_queryset_update_of_password_is_caught_at_the_next_refresh(
 
 
 # --- cache mode ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def cache_mode(tokenauth_settings: Callable[..., None]) -> Iterator[None]:
-    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache")
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
-
-
-@pytest.mark.usefixtures("cache_mode")
-@pytest.mark.parametrize("change", ["password", "deactivate"])
-def test_cache_mode_writes_revocation_markers_on_commit(
-    user: Any,
-    sessions: tuple[IssuedTokens, IssuedTokens, IssuedTokens],
-    django_capture_on_commit_callbacks: Any,
-    change: str,
-) -> None:
-    mine_a, mine_b, stranger = sessions
-
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        if change == "password":
-            user.set_password("a brand new password")
-        else:
-            user.is_active = False
-        user.save()
-    assert not _revocation_cache.is_revoked(mine_a.family_public_id)  # not before commit
-    for callback in callbacks:
-        callback()
-
-    assert _revocation_cache.is_revoked(mine_a.family_public_id)
-    assert _revocation_cache.is_revoked(mine_b.family_public_id)
-    assert not _revocation_cache.is_revoked(stranger.family_public_id)
-
-
-@pytest.mark.usefixtures("cache_mode")
-def test_cache_markers_live_as_long_as_an_access_token(
-    user: Any,
-    sessions: tuple[IssuedTokens, IssuedTokens, IssuedTokens],
-    committed: Callable[[], Any],
-) -> None:
-    mine_a, _, _ = sessions
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        with committed():
-            user.set_password("a brand new password")
-            user.save()
-        traveller.shift(timedelta(minutes=14))
-        assert _revocation_cache.is_revoked(mine_a.family_public_id)
 
 
 # --- a save that fails after pre_save leaves no pending revocation ------------------------

@@ -78,12 +78,6 @@ def received() -> Iterator[dict[str, list[dict[str, Any]]]]:
         getattr(signals, name).disconnect(dispatch_uid=f"test-{name}")
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    """``with committed():`` runs what the block queued for commit (signals, cache markers)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 # --- login and issue ---------------------------------------------------------------------
 
 
