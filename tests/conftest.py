@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.db import connection
 from django.db.models import Manager, QuerySet
@@ -43,6 +44,11 @@ requires_server_database = pytest.mark.skipif(
 requires_redis = pytest.mark.skipif(
     not os.environ.get("REDIS_URL"), reason="needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
 )
+
+
+# The custom-user suite needs AUTH_USER_MODEL set before Django starts: it runs in processes of
+# its own (python -m tests.custom_user, part of make test), never in this one.
+collect_ignore = ["custom_user"] if django_settings.AUTH_USER_MODEL == "auth.User" else []
 
 
 @contextmanager
