@@ -330,6 +330,18 @@ def test_rsa_1024_is_refused_even_when_it_signs_correctly() -> None:
     assert "2048" in refused(signer.proof()).description
 
 
+def test_an_rsa_key_with_a_huge_exponent_is_refused() -> None:
+    """Every verify with a 2001-bit exponent costs 40 times one with 65537: a DoS lever."""
+    signer = Signer("RS256")
+    n = signer.key.public_key().public_numbers().n
+    e = (1 << 2000) + 1  # odd, and less than n: cryptography builds the key
+
+    huge = {**signer.jwk, "e": b64(e.to_bytes((e.bit_length() + 7) // 8, "big"))}
+
+    assert "exponent" in refused(signer.proof(headers={"jwk": huge})).description
+    assert e < n
+
+
 def test_rsa_2048_is_accepted() -> None:
     assert check(Signer("RS256", key=new_key("RS256", rsa_bits=2048)).proof()).jkt
 
