@@ -323,3 +323,35 @@ def test_a_replay_is_refused_through_a_shared_redis_cache(
 
     assert get_me(client, f"DPoP {access_token}", proof).status_code == 200
     assert_challenged(get_me(client, f"DPoP {access_token}", proof), "invalid_dpop_proof")
+
+
+@pytest.mark.parametrize("cnf", ["a-string", {}, {"jkt": 7}, {"jkt": ""}, {"jkt": "x" * 65}, None])
+def test_a_token_with_a_malformed_cnf_is_never_a_bearer_token(cnf: Any) -> None:
+    import jwt
+
+    from tokenauth import keys
+    from tokenauth.access import InvalidAccessToken, decode_access_token
+
+    signing = keys.get_key_set().signing
+    now = int(time.time())
+    claims = {"sub": "1", "sid": "A" * 22, "pwv": "p", "jti": "j", "iat": now, "exp": now + 60}
+    access_token = jwt.encode(
+        {**claims, "cnf": cnf},
+        signing.signing_key,
+        algorithm=signing.algorithm,
+        headers={"typ": "at+jwt", "kid": signing.kid},
+    )
+    assert (
+        decode_access_token(
+            jwt.encode(
+                claims,
+                signing.signing_key,
+                algorithm=signing.algorithm,
+                headers={"typ": "at+jwt", "kid": signing.kid},
+            )
+        ).dpop_jkt
+        is None
+    )
+
+    with pytest.raises(InvalidAccessToken):
+        decode_access_token(access_token)
