@@ -38,9 +38,10 @@ def login(client: Client, user: Any, proof: str | None = None, **extra: Any) -> 
     return post_json(client, "/auth/login/", body, **headers, **extra)
 
 
-def refresh(client: Client, refresh_token: str, proof: str | None = None) -> Any:
+def refresh(client: Client, refresh_token: str, proof: str | None = None, **extra: Any) -> Any:
     headers = {} if proof is None else {"HTTP_DPOP": proof}
-    return post_json(client, "/auth/refresh/", {"refresh_token": refresh_token}, **headers)
+    body = {"refresh_token": refresh_token}
+    return post_json(client, "/auth/refresh/", body, **headers, **extra)
 
 
 def family() -> RefreshTokenFamily:
@@ -142,6 +143,38 @@ def test_the_first_proof_on_a_refresh_binds_and_there_is_no_downgrade(
     assert family().dpop_jkt == signer.jkt
     assert_dpop_refused(refresh(client, upgraded.json()["refresh_token"]))
     assert family().dpop_jkt == signer.jkt
+
+
+def test_a_thief_who_binds_a_stolen_bearer_token_is_ended_by_the_owners_replay(
+    client: Client, user: Any, signer: Signer
+) -> None:
+    """The owner is a bearer client; a thief copies its refresh token and refreshes first with
+    a proof of their own, which binds the family to the thief's key. The owner's next refresh
+    presents the token the thief spent, without any key: that is reuse, as it would be
+    without DPoP, and ends the thief's session (it must not be a quiet invalid_dpop_proof)."""
+    stolen = login(client, user).json()["refresh_token"]
+    elsewhere = {"REMOTE_ADDR": "203.0.113.9", "HTTP_USER_AGENT": "thief/1.0"}
+    thief = refresh(client, stolen, proof_for(signer, REFRESH), **elsewhere).json()
+    assert thief["token_type"] == "DPoP"
+
+    owner = refresh(client, stolen)
+
+    assert owner.status_code == 400, owner.content
+    assert owner.json()["error"] == "invalid_grant"
+    assert family().revocation_reason == "reuse_detected"
+    assert refresh(client, thief["refresh_token"], proof_for(signer, REFRESH)).status_code == 400
+
+
+def test_a_token_from_before_the_binding_gets_no_grace_without_the_key(
+    client: Client, user: Any, signer: Signer
+) -> None:
+    """Within the grace window, from the same client: still no tokens without the key, and
+    nothing revoked (grace is not reuse)."""
+    token = login(client, user).json()["refresh_token"]
+    refresh(client, token, proof_for(signer, REFRESH))
+
+    assert_dpop_refused(refresh(client, token))
+    assert family().revoked_at is None
 
 
 def test_a_proof_on_a_bound_refresh_never_rebinds(

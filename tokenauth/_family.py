@@ -99,6 +99,7 @@ def start_family(
         ip_address=client.stored_ip,
         password_version=password_version(user.password),
         dpop_jkt=dpop_jkt,
+        dpop_bound_generation=None if dpop_jkt is None else 0,
     )
     logger.info("tokenauth: family %s started for user %s", family.public_id, user.pk)
     signals.send_after_commit(
@@ -172,7 +173,7 @@ def rotate(
     an unbound family is bound by the rotation a proof comes with.
     """
     if not dpop_key_fits(family, dpop_jkt):
-        return Refusal.DPOP_KEY
+        return _without_the_key(family, generation, client, now)
     admitted = admit(family, generation, client, now)
     if isinstance(admitted, Refusal):
         return admitted
@@ -202,6 +203,23 @@ def rotate(
     return _issued_tokens.mint_tokens(family, family.user, now=now)
 
 
+def _without_the_key(
+    family: RefreshTokenFamily, generation: int, client: Client, now: datetime
+) -> Refusal:
+    """A bound family's token without a proof by its key: never a new token.
+
+    A generation issued under the binding is refused and nothing changes: its thief cannot end
+    the key holder's session. One from before the family was bound (a refresh bound it) was a
+    bearer token, and is spent: reuse, as it would have been, since whoever bound the family may
+    be the thief of that token, and the owner replaying it must end the thief's session.
+    """
+    bound_from = family.dpop_bound_generation
+    if bound_from is None or generation >= bound_from:
+        return Refusal.DPOP_KEY
+    verdict = admit(family, generation, client, now)  # revokes on reuse
+    return verdict if isinstance(verdict, Refusal) else Refusal.DPOP_KEY  # no grace either
+
+
 def dpop_key_fits(family: RefreshTokenFamily, dpop_jkt: str | None) -> bool:
     """Whether a request whose proof has key ``dpop_jkt`` (None: no proof) may use the family."""
     if family.dpop_jkt is None:
@@ -228,7 +246,9 @@ def _compare_and_set(
     idle_expires_at = min(
         now + get_settings().refresh_token_idle_lifetime, family.absolute_expires_at
     )
-    binding = {"dpop_jkt": dpop_jkt} if family.dpop_jkt is None and dpop_jkt else {}
+    binding: dict[str, object] = {}
+    if family.dpop_jkt is None and dpop_jkt:
+        binding = {"dpop_jkt": dpop_jkt, "dpop_bound_generation": generation + 1}
     rotated = (
         _db.families()
         .live()
@@ -247,7 +267,8 @@ def _compare_and_set(
     if rotated:
         family.generation = generation + 1
         family.idle_expires_at = idle_expires_at
-        family.dpop_jkt = binding.get("dpop_jkt", family.dpop_jkt)
+        if binding:
+            family.dpop_jkt, family.dpop_bound_generation = dpop_jkt, generation + 1
     return bool(rotated)
 
 

@@ -81,6 +81,10 @@ class RefreshTokenFamily(models.Model):
     dpop_jkt = models.CharField(  # noqa: DJ001  # NULL means unbound, as above
         max_length=43, null=True, blank=True, editable=False
     )
+    # The first generation issued to that key's holder: 0 when bound at login, else the
+    # successor of the rotation that bound it. Earlier generations were bearer tokens, so one
+    # of them presented without the key is reuse as before (the key may be a thief's).
+    dpop_bound_generation = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
 
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(

@@ -32,6 +32,7 @@ class Migration(migrations.Migration):
                 ('password_version', models.CharField(max_length=16)),
                 ('client_binding', models.CharField(blank=True, max_length=32)),
                 ('dpop_jkt', models.CharField(blank=True, editable=False, max_length=43, null=True)),
+                ('dpop_bound_generation', models.PositiveBigIntegerField(blank=True, editable=False, null=True)),
                 ('revoked_at', models.DateTimeField(blank=True, null=True)),
                 ('revocation_reason', models.CharField(blank=True, choices=[('logout', 'Logout'), ('logout_all', 'Logout everywhere'), ('reuse_detected', 'Reuse detected'), ('password_changed', 'Password changed'), ('deactivated', 'User deactivated'), ('admin', 'Admin'), ('command', 'Management command')], max_length=32)),
                 ('reuse_detected_at', models.DateTimeField(blank=True, null=True)),
