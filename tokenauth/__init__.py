@@ -1,3 +1,3 @@
 """tokenauth: JWT access tokens and rotating refresh-token families for DRF."""
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"
