@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -112,3 +113,22 @@ class _Missing:
 
 MISSING: Any = _Missing()  # a claim or header to leave out: ``signer.proof(jti=MISSING)``
 _MISSING = MISSING
+
+
+def proof_for(
+    signer: Signer,
+    url: str,
+    *,
+    method: str = "POST",
+    access_token: str | None = None,
+    headers: dict[str, Any] | None = None,
+    **claims: Any,
+) -> str:
+    """A proof for a request to ``url`` now (the endpoint and resource tests' clock)."""
+    claims = {"htm": method, "htu": url, "iat": int(time.time()), **claims}
+    return signer.proof(headers=headers, access_token=access_token, **claims)
+
+
+def jwt_claims(access_token: str) -> dict[str, Any]:
+    """An access token's claims, unverified: what a test reads back (``cnf``)."""
+    return dict(jwt.decode(access_token, options={"verify_signature": False}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessTokenRefused",
+    "DPoPKeyMismatch",
     "InvalidAccessToken",
     "InvalidCredentials",
     "InvalidRefreshToken",
@@ -30,6 +31,11 @@ class InvalidRefreshToken(TokenAuthError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class DPoPKeyMismatch(TokenAuthError):
+    """A refresh of a DPoP-bound family came without a proof by its key (DESIGN §8): refused
+    before anything changed (not rotated, not revoked, no reuse detection)."""
 
 
 class LoginThrottled(TokenAuthError):

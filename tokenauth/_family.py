@@ -8,6 +8,7 @@ refresh token, rotate it (compare-and-set), revoke, and revoke for reuse.
 from __future__ import annotations
 
 import enum
+import hmac
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -35,6 +36,7 @@ __all__ = [
     "Verdict",
     "admit",
     "classify",
+    "dpop_key_fits",
     "genuine_family",
     "log_out",
     "revoke",
@@ -63,6 +65,7 @@ class Refusal(str, enum.Enum):
     PASSWORD_CHANGED = "password_changed"
     EXHAUSTED = "exhausted"  # ten billion refreshes: the format has no eleventh digit
     CONFLICT = "conflict"  # lost the compare-and-set twice
+    DPOP_KEY = "dpop_key"  # a bound family, and no proof by its key: nothing changes
 
     def __str__(self) -> str:
         return self.value
@@ -76,8 +79,11 @@ class Verdict(enum.Enum):
     REUSE = "reuse"  # any earlier one
 
 
-def start_family(*, user: AbstractBaseUser, client: Client, now: datetime) -> IssuedTokens:
-    """A new family for ``user`` and its first tokens; ``token_issued`` after commit."""
+def start_family(
+    *, user: AbstractBaseUser, client: Client, now: datetime, dpop_jkt: str | None = None
+) -> IssuedTokens:
+    """A new family for ``user`` and its first tokens; ``token_issued`` after commit. With
+    ``dpop_jkt`` (a checked proof's key) the family is bound to that key from the start."""
     conf = get_settings()
     absolute_expires_at = now + conf.refresh_token_absolute_lifetime
     family = _db.families().create(
@@ -92,6 +98,7 @@ def start_family(*, user: AbstractBaseUser, client: Client, now: datetime) -> Is
         user_agent=client.stored_user_agent,
         ip_address=client.stored_ip,
         password_version=password_version(user.password),
+        dpop_jkt=dpop_jkt,
     )
     logger.info("tokenauth: family %s started for user %s", family.public_id, user.pk)
     signals.send_after_commit(
@@ -154,9 +161,18 @@ def rotate(
     client: Client,
     now: datetime,
     *,
+    dpop_jkt: str | None = None,
     retried: bool = False,
 ) -> IssuedTokens | Refusal:
-    """Spend the presented token: the successor pair, or why there is none."""
+    """Spend the presented token: the successor pair, or why there is none.
+
+    ``dpop_jkt`` is the key of the request's checked DPoP proof (None: no proof). A bound
+    family refuses anything but its own key before any decision (``Refusal.DPOP_KEY``: no
+    rotation, no reuse revocation: a thief without the key cannot end the owner's session);
+    an unbound family is bound by the rotation a proof comes with.
+    """
+    if not dpop_key_fits(family, dpop_jkt):
+        return Refusal.DPOP_KEY
     admitted = admit(family, generation, client, now)
     if isinstance(admitted, Refusal):
         return admitted
@@ -166,7 +182,7 @@ def rotate(
     if admitted is Verdict.CURRENT:
         if generation >= _refresh_tokens.MAX_GENERATION:
             return Refusal.EXHAUSTED
-        if not _compare_and_set(family, generation, client, now):
+        if not _compare_and_set(family, generation, client, now, dpop_jkt):
             if retried:
                 return Refusal.CONFLICT
             # Someone rotated (or revoked) first: now grace, reuse or revoked. The re-read
@@ -174,7 +190,7 @@ def rotate(
             user = family.user  # read with the family; refresh_from_db() would drop it
             family.refresh_from_db(from_queryset=_db.families().locked())
             family.user = user
-            return rotate(family, generation, client, now, retried=True)
+            return rotate(family, generation, client, now, dpop_jkt=dpop_jkt, retried=True)
     # On grace: the same successor the first caller got; no row, expiry or last_used_at changes.
     signals.send_after_commit(
         signals.token_refreshed,
@@ -186,6 +202,13 @@ def rotate(
     return _issued_tokens.mint_tokens(family, family.user, now=now)
 
 
+def dpop_key_fits(family: RefreshTokenFamily, dpop_jkt: str | None) -> bool:
+    """Whether a request whose proof has key ``dpop_jkt`` (None: no proof) may use the family."""
+    if family.dpop_jkt is None:
+        return True
+    return dpop_jkt is not None and hmac.compare_digest(family.dpop_jkt, dpop_jkt)
+
+
 def log_out(family: RefreshTokenFamily, generation: int, client: Client, now: datetime) -> None:
     """Logout with a genuine token, decided as refresh decides: the token refresh would admit
     revokes the family (``logout``), a spent one is reuse, any other changes nothing."""
@@ -194,12 +217,18 @@ def log_out(family: RefreshTokenFamily, generation: int, client: Client, now: da
 
 
 def _compare_and_set(
-    family: RefreshTokenFamily, generation: int, client: Client, now: datetime
+    family: RefreshTokenFamily,
+    generation: int,
+    client: Client,
+    now: datetime,
+    dpop_jkt: str | None,
 ) -> bool:
-    """Advance the generation if nobody else did; on every backend, lock or no lock."""
+    """Advance the generation if nobody else did; on every backend, lock or no lock. The first
+    proof binds an unbound family (in the same ``UPDATE``); a bound one is never unbound."""
     idle_expires_at = min(
         now + get_settings().refresh_token_idle_lifetime, family.absolute_expires_at
     )
+    binding = {"dpop_jkt": dpop_jkt} if family.dpop_jkt is None and dpop_jkt else {}
     rotated = (
         _db.families()
         .live()
@@ -212,11 +241,13 @@ def _compare_and_set(
             client_binding=client_binding(ip=client.ip, user_agent=client.user_agent),
             # Re-stamped under the current SECRET_KEY, so retiring a fallback logs nobody out.
             password_version=password_version(family.user.password),
+            **binding,
         )
     )
     if rotated:
         family.generation = generation + 1
         family.idle_expires_at = idle_expires_at
+        family.dpop_jkt = binding.get("dpop_jkt", family.dpop_jkt)
     return bool(rotated)
 
 

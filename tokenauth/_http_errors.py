@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from tokenauth import _revocation_cache, _throttling, cookies, service
 from tokenauth.authentication import ServiceUnavailable
+from tokenauth.dpop import DPoPProofError
 
 MAX_BODY_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -32,6 +33,9 @@ class LoginThrottled(exceptions.Throttled):
 _ERRORS: dict[type[BaseException], tuple[int, str]] = {
     service.InvalidRefreshToken: (400, "invalid_grant"),
     service.InvalidCredentials: (400, "invalid_grant"),
+    # RFC 9449 §5: its error (invalid_dpop_proof or use_dpop_nonce) is the exception's own.
+    DPoPProofError: (400, "invalid_dpop_proof"),
+    service.DPoPKeyMismatch: (400, "invalid_dpop_proof"),
     UnsupportedGrantType: (400, "unsupported_grant_type"),
     PayloadTooLarge: (413, "invalid_request"),
     exceptions.ParseError: (400, "invalid_request"),
@@ -50,6 +54,7 @@ _ERRORS: dict[type[BaseException], tuple[int, str]] = {
     InterfaceError: (503, "temporarily_unavailable"),
 }
 _DESCRIPTIONS = {
+    "invalid_dpop_proof": "A valid DPoP proof by the session's own key is required.",
     "invalid_grant": "The credentials or the refresh token are invalid, expired or revoked.",
     "temporarily_unavailable": "The service is temporarily unavailable; retry later.",
 }
@@ -62,6 +67,10 @@ def error_response(exc: BaseException) -> Response | None:
     status_code, error = match
     description = _DESCRIPTIONS.get(error) or _describe(exc)
     headers = dict(NO_STORE)
+    if isinstance(exc, DPoPProofError):
+        error, description = exc.error, exc.description
+        if exc.nonce:
+            headers["DPoP-Nonce"] = exc.nonce
     if status_code == 503:
         headers["Retry-After"] = "5"
     wait = getattr(exc, "wait", None)  # Throttled's; missing from the stubs

@@ -30,6 +30,8 @@ class IssuedTokens:
     refresh_token: str = field(repr=False)
     refresh_token_expires_in: int  # seconds until the family's idle (capped absolute) expiry
     family_public_id: str
+    # "DPoP" when the family is bound to a DPoP key (the access token carries ``cnf.jkt``).
+    token_type: str = "Bearer"
     # TOKEN_RESPONSE_FIELDS, computed with the token so that a refusal rolls the mint back.
     response_fields: Mapping[str, object] = field(
         default_factory=lambda: _extensions.NOTHING, repr=False, hash=False
@@ -52,6 +54,7 @@ def mint_tokens(
         now=now,
         expires_at=access_expires_at,
         extra_claims=extra_claims,
+        dpop_jkt=family.dpop_jkt,
     )
     refresh_token = _refresh_tokens.make_refresh_token(
         family_secret=family.secret, public_id=family.public_id, generation=family.generation
@@ -62,5 +65,6 @@ def mint_tokens(
         refresh_token=refresh_token,
         refresh_token_expires_in=max(0, int((family.expires_at - now).total_seconds())),
         family_public_id=family.public_id,
+        token_type="Bearer" if family.dpop_jkt is None else "DPoP",
         response_fields=response_fields,
     )

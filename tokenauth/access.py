@@ -54,6 +54,8 @@ class AccessClaims:
     jti: str
     issued_at: int
     expires_at: int
+    # ``cnf.jkt`` (RFC 7800, RFC 9449 §6): the DPoP key the token is bound to; None: bearer.
+    dpop_jkt: str | None = None
     # The project's ACCESS_TOKEN_CLAIMS, as the token carries them: read-only.
     extra: Mapping[str, object] = field(default_factory=lambda: _NO_EXTRA, hash=False)
 
@@ -66,8 +68,10 @@ def encode_access_token(
     now: datetime,
     expires_at: datetime,
     extra_claims: Mapping[str, object] = _NO_EXTRA,
+    dpop_jkt: str | None = None,
 ) -> str:
-    """Sign an RFC 9068-typed access token with the current signing key.
+    """Sign an RFC 9068-typed access token with the current signing key; with ``dpop_jkt``
+    it carries ``cnf: {"jkt": ...}`` (bound to that DPoP key, RFC 9449 §6.1).
 
     ``extra_claims`` are added, never in place of a reserved one (``ValueError``); a token
     too long for ``decode_access_token`` to accept raises ``ImproperlyConfigured``.
@@ -85,6 +89,8 @@ def encode_access_token(
         "iat": int(now.timestamp()),
         "exp": int(expires_at.timestamp()),
     }
+    if dpop_jkt is not None:
+        claims["cnf"] = {"jkt": dpop_jkt}
     if conf.issuer is not None:
         claims["iss"] = conf.issuer
     if conf.audience is not None:  # RFC 7519 §4.1.3: one string, or a list of them
@@ -277,6 +283,7 @@ def _claims(payload: dict[str, object]) -> AccessClaims:
         raise InvalidAccessToken("malformed claims")
     # The non-reserved claims (``AccessClaims.extra``) are collected here, from ``payload``.
     return AccessClaims(
+        dpop_jkt=_confirmation_jkt(payload),
         user_id=sub,
         family_public_id=sid,
         password_version=pwv,
@@ -285,3 +292,15 @@ def _claims(payload: dict[str, object]) -> AccessClaims:
         expires_at=exp,
         extra=MappingProxyType({k: v for k, v in payload.items() if k not in RESERVED_CLAIMS}),
     )
+
+
+def _confirmation_jkt(payload: dict[str, object]) -> str | None:
+    """``cnf.jkt``, or None without ``cnf``; any other ``cnf`` shape is refused (a token we
+    did not sign that way, and one that must never pass for a bearer token)."""
+    if "cnf" not in payload:
+        return None
+    cnf = payload["cnf"]
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if not isinstance(jkt, str) or not 0 < len(jkt) <= 64:
+        raise InvalidAccessToken("malformed cnf")
+    return jkt

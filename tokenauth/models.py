@@ -75,6 +75,12 @@ class RefreshTokenFamily(models.Model):
     password_version = models.CharField(max_length=16)
     # HMAC of the last rotation's user agent and network: a grace replay must match it.
     client_binding = models.CharField(max_length=32, blank=True)
+    # DPoP (DESIGN §8): the RFC 7638 thumbprint of the key the family is bound to, set by the
+    # first valid proof and never cleared. A public key's digest: no secret. Never queried by,
+    # so no index. NULL, not "": unbound is no value, and a bound row always has 43 characters.
+    dpop_jkt = models.CharField(  # noqa: DJ001  # NULL means unbound, as above
+        max_length=43, null=True, blank=True, editable=False
+    )
 
     revoked_at = models.DateTimeField(null=True, blank=True)
     revocation_reason = models.CharField(

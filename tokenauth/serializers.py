@@ -82,7 +82,7 @@ def token_response_body(
     body: dict[str, Any] = {
         **tokens.response_fields,
         "access_token": tokens.access_token,
-        "token_type": "Bearer",
+        "token_type": tokens.token_type,
         "expires_in": tokens.access_token_expires_in,
     }
     if include_refresh_token:

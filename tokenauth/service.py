@@ -1,8 +1,11 @@
 """The domain's façade: log in, refresh, revoke. Plain functions; never sees a request.
 
 Every exception it raises for callers derives from ``TokenAuthError``: ``InvalidCredentials``,
-``LoginThrottled``, ``InvalidRefreshToken``, ``InvalidAccessToken``, ``AccessTokenRefused``,
-``TemporarilyUnavailable`` and ``KeyMaterialError``, all exported here.
+``LoginThrottled``, ``InvalidRefreshToken``, ``DPoPKeyMismatch``, ``InvalidAccessToken``,
+``AccessTokenRefused``, ``TemporarilyUnavailable`` and ``KeyMaterialError``, all exported here.
+
+DPoP (DESIGN §8): the HTTP layer checks the proof (``tokenauth.dpop``) and passes its key's
+thumbprint as ``dpop_jkt=``; binding a family to it, and refusing another key, happen here.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from tokenauth import (
 from tokenauth._client_info import Client
 from tokenauth._exceptions import (
     AccessTokenRefused,
+    DPoPKeyMismatch,
     InvalidCredentials,
     InvalidRefreshToken,
     KeyMaterialError,
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AccessTokenRefused",
     "ActiveSession",
+    "DPoPKeyMismatch",
     "InvalidAccessToken",
     "InvalidCredentials",
     "InvalidRefreshToken",
@@ -92,8 +97,10 @@ def login(
     user_agent: str,
     now: datetime | None = None,
     request: HttpRequest | None = None,
+    dpop_jkt: str | None = None,
 ) -> IssuedTokens:
     """Start a family for a user the caller has authenticated; sends ``user_logged_in``.
+    With ``dpop_jkt`` (a checked DPoP proof's key) the family is bound to that key.
 
     ``request`` goes to the signal untouched, never read here: receivers such as django-axes'
     need it. A receiver that raises leaves no family. Raises ``InvalidCredentials`` for an
@@ -108,7 +115,7 @@ def login(
         # user queue on InnoDB instead of deadlocking (each holding the shared lock).
         user_logged_in.send(sender=type(user), request=request, user=user)
         return _family.start_family(
-            user=user, client=Client(ip, user_agent), now=now or timezone.now()
+            user=user, client=Client(ip, user_agent), now=now or timezone.now(), dpop_jkt=dpop_jkt
         )
 
 
@@ -120,6 +127,7 @@ def login_with_password(
     user_agent: str,
     request: HttpRequest | None = None,
     now: datetime | None = None,
+    dpop_jkt: str | None = None,
 ) -> IssuedTokens:
     """A password login under the login throttle (DESIGN §2), then ``login``.
 
@@ -132,7 +140,9 @@ def login_with_password(
     from tokenauth import _password_login  # it imports _receivers, which import this module
 
     user = _password_login.checked_user(username=username, authenticate=authenticate, ip=ip)
-    return login(user=user, ip=ip, user_agent=user_agent, now=now, request=request)
+    return login(
+        user=user, ip=ip, user_agent=user_agent, now=now, request=request, dpop_jkt=dpop_jkt
+    )
 
 
 def issue_tokens(
@@ -141,23 +151,34 @@ def issue_tokens(
     ip: str | None = None,
     user_agent: str = "",
     now: datetime | None = None,
+    dpop_jkt: str | None = None,
 ) -> IssuedTokens:
-    """Start a new family for an already authenticated user (sign-up, SSO) and return its tokens.
+    """Start a new family for an already authenticated user (sign-up, SSO) and return its tokens;
+    bound to the DPoP key ``dpop_jkt`` when given.
 
     Raises ``TemporarilyUnavailable`` when the revocation cache is load-bearing and unreadable.
     """
     _revocation_cache.require_readable()
-    return _family.start_family(user=user, client=Client(ip, user_agent), now=now or timezone.now())
+    return _family.start_family(
+        user=user, client=Client(ip, user_agent), now=now or timezone.now(), dpop_jkt=dpop_jkt
+    )
 
 
 def refresh(
-    *, refresh_token: str, ip: str | None, user_agent: str, now: datetime | None = None
+    *,
+    refresh_token: str,
+    ip: str | None,
+    user_agent: str,
+    now: datetime | None = None,
+    dpop_jkt: str | None = None,
 ) -> IssuedTokens:
     """Rotate: spend the presented token and return its successor with a new access token.
 
-    Raises ``InvalidRefreshToken`` (unknown, forged, expired, revoked, reused, inactive user,
-    changed password). Reuse revokes the family; that revocation commits even so. Raises
-    ``TemporarilyUnavailable``, before anything is spent, when the revocation cache is
+    ``dpop_jkt``: the key of the request's checked DPoP proof. It binds an unbound family; a
+    bound family without it (or with another key) raises ``DPoPKeyMismatch`` and nothing
+    changes. Raises ``InvalidRefreshToken`` (unknown, forged, expired, revoked, reused,
+    inactive user, changed password). Reuse revokes the family; that revocation commits even
+    so. Raises ``TemporarilyUnavailable``, before anything is spent, when the revocation cache is
     load-bearing and unreadable.
     """
     _revocation_cache.require_readable()
@@ -171,7 +192,10 @@ def refresh(
         if family is None:
             outcome: IssuedTokens | Refusal = Refusal.FORGED
         else:
-            outcome = _family.rotate(family, parsed.generation, client, now)
+            outcome = _family.rotate(family, parsed.generation, client, now, dpop_jkt=dpop_jkt)
+    if outcome is Refusal.DPOP_KEY:
+        logger.info("tokenauth: refresh of DPoP-bound family %r without its key", parsed.public_id)
+        raise DPoPKeyMismatch("the family is bound to another DPoP key")
     if isinstance(outcome, Refusal):
         logger.info("tokenauth: refresh refused for family %r: %s", parsed.public_id, outcome)
         raise InvalidRefreshToken(outcome)

@@ -16,7 +16,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from tokenauth import _http_errors, cookies, service
+from tokenauth import _dpop_requests, _http_errors, cookies, service
 from tokenauth._client_info import clean_ip
 from tokenauth._http_errors import (
     MAX_BODY_BYTES,
@@ -140,9 +140,19 @@ class TokenAuthAPIView(APIView):
 
 
 class TokenEndpoint(TokenAuthAPIView):
-    """An endpoint that issues tokens: the password and refresh grants."""
+    """An endpoint that issues tokens: the password and refresh grants, DPoP-bound when the
+    request carries a valid proof (DESIGN §8)."""
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        for name, value in _dpop_requests.nonce_header().items():
+            response[name] = value  # every answer, so a client learns the nonce at once
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def password_grant(self, request: Request, serializer: LoginSerializer) -> service.IssuedTokens:
+        # The proof first: an invalid one costs no throttle slot and no password hash.
+        dpop_jkt = _dpop_requests.token_request_jkt(request)
         credentials = serializer.credentials()
         try:
             return service.login_with_password(
@@ -154,6 +164,7 @@ class TokenEndpoint(TokenAuthAPIView):
                 user_agent=user_agent(request),
                 # Receivers of user_logged_in (django-axes, ...) expect Django's request.
                 request=request._request,
+                dpop_jkt=dpop_jkt,
             )
         except service.LoginThrottled as exc:
             raise LoginThrottled(wait=exc.retry_after) from exc
@@ -166,8 +177,12 @@ class TokenEndpoint(TokenAuthAPIView):
     def refresh_grant(self, request: Request, refresh_token: str | None) -> service.IssuedTokens:
         if not refresh_token:
             raise exceptions.ValidationError({"refresh_token": ["This field is required."]})
+        dpop_jkt = _dpop_requests.token_request_jkt(request)
         return service.refresh(
-            refresh_token=refresh_token, ip=client_ip(request), user_agent=user_agent(request)
+            refresh_token=refresh_token,
+            ip=client_ip(request),
+            user_agent=user_agent(request),
+            dpop_jkt=dpop_jkt,
         )
 
 
