@@ -97,11 +97,19 @@ def request_section(username: str, password: str, rounds: int, ops: int) -> list
     signer = ProofSigner()
     bearer = _login(username, password, None)["access_token"]
     bound = _login(username, password, signer)
-    if bound["token_type"] != "DPoP":  # a server without DPoP: nothing to compare
-        note = f"n/a: login/ answered token_type {bound['token_type']!r} to a DPoP proof"
+    with _tokenauth_settings("database")():
+        probe = call(
+            "GET",
+            API,
+            authorization=f"DPoP {bound['access_token']}",
+            headers={"DPoP": signer.proof("GET", API, access_token=bound["access_token"])},
+        )
+    if bound["token_type"] != "DPoP" or probe.status != 200:  # no DPoP: nothing to compare
+        note = f"n/a: login/ said token_type {bound['token_type']!r}, {API} {probe.status}"
         return [
-            Contender(f"tokenauth ({mode}), DPoP", lambda: lambda: None, note=note)
+            Contender(f"tokenauth ({mode}), {scheme}", lambda: lambda: None, note=note)
             for mode in MODES
+            for scheme in ("Bearer", "DPoP")
         ]
     warmup = 20
 
