@@ -1,9 +1,11 @@
-"""DRF authentication by ``Authorization: Bearer <access token>`` (RFC 6750)."""
+"""DRF authentication by ``Authorization: Bearer <access token>`` (RFC 6750) or, for a
+DPoP-bound token, ``Authorization: DPoP <access token>`` with its proof (RFC 9449 §7)."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, NoReturn
+import re
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.functional import SimpleLazyObject
@@ -11,14 +13,20 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from tokenauth import _token_users, service
+from tokenauth import _dpop_requests, _token_users, service
 from tokenauth.access import AccessClaims, InvalidAccessToken, decode_access_token
+from tokenauth.dpop import DPoPProofError, ReplayCacheUnavailable
+from tokenauth.settings import get_settings
 
 __all__ = ["AccessTokenAuthentication", "LazyUser"]
 
 logger = logging.getLogger(__name__)
 
 _REALM = "api"
+# What an auth-param's quoted-string may carry here (RFC 7235 §2.1): no quote, backslash or
+# control character from a description that quotes a client's input.
+_UNQUOTABLE = re.compile(r'["\\\x00-\x1f\x7f]')
+Scheme = Literal["Bearer", "DPoP"]
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -52,19 +60,19 @@ class AccessTokenAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, AccessClaims] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         parts = header.split()
-        if not parts or parts[0].lower() != "bearer":
+        scheme = parts[0].lower() if parts else ""
+        mode = get_settings().dpop
+        if scheme == "dpop" and mode != "off":
+            claims = self._dpop_claims(request, parts)
+        elif scheme == "bearer":
+            claims = self._bearer_claims(request, parts, dpop_required=mode == "required")
+        else:
             return None  # no credentials, or another scheme: other classes may take it
-        if len(parts) != 2:
-            self._fail(request, "The Bearer scheme takes exactly one token.")
-        try:
-            claims = decode_access_token(parts[1])
-        except InvalidAccessToken as exc:
-            logger.info("tokenauth: access token refused: %r", str(exc))
-            self._fail(request, "The access token is invalid or expired.")
         try:
             found = service.user_for_claims(claims=claims)
         except service.AccessTokenRefused as exc:
-            self._fail(request, _DESCRIPTIONS.get(exc.reason, _DESCRIPTIONS["revoked"]))
+            description = _DESCRIPTIONS.get(exc.reason, _DESCRIPTIONS["revoked"])
+            self._fail(request, description, "DPoP" if claims.dpop_jkt else "Bearer")
         except service.TemporarilyUnavailable as exc:
             raise ServiceUnavailable() from exc
         if found.user is not None:
@@ -73,16 +81,90 @@ class AccessTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         error = getattr(request, "_tokenauth_error", None)
-        if error is None and isinstance(getattr(request, "_auth", None), AccessClaims):
+        scheme: Scheme = getattr(request, "_tokenauth_scheme", "Bearer")
+        auth = getattr(request, "_auth", None)
+        if error is None and isinstance(auth, AccessClaims):
             # LazyUser's load failed in the view.
             error = "The access token's user no longer exists, is inactive or has a new password."
-        if error is None:  # RFC 6750 §3.1: no error attribute when no credentials came
-            return f'Bearer realm="{_REALM}"'
-        return f'Bearer realm="{_REALM}", error="invalid_token", error_description="{error}"'
+            scheme = "DPoP" if auth.dpop_jkt else "Bearer"
+        if error is None:  # RFC 6750 §3.1, RFC 9449 §7.1: no error when no credentials came
+            mode = get_settings().dpop
+            if mode == "off":
+                return _bearer_challenge()
+            if mode == "required":
+                return _dpop_challenge()
+            return f"{_bearer_challenge()}, {_dpop_challenge()}"  # Bearer first (DESIGN §8)
+        code = getattr(request, "_tokenauth_error_code", "invalid_token")
+        if scheme == "DPoP":
+            return _dpop_challenge(code, error)
+        return _bearer_challenge(code, error)
 
-    def _fail(self, request: Request, description: str) -> NoReturn:
-        request._tokenauth_error = description  # type: ignore[attr-defined]  # read by authenticate_header
+    def _bearer_claims(
+        self, request: Request, parts: list[str], *, dpop_required: bool
+    ) -> AccessClaims:
+        if dpop_required:  # DESIGN §8: bearer tokens are refused, with the DPoP challenge
+            self._fail(request, "DPoP-bound access tokens are required.", "DPoP")
+        if len(parts) != 2:
+            self._fail(request, "The Bearer scheme takes exactly one token.")
+        claims = self._decoded(request, parts[1], "Bearer")
+        if claims.dpop_jkt is not None:  # RFC 9449 §7.2: no downgrade to a bearer token
+            self._fail(request, "The access token is DPoP-bound: use the DPoP scheme.", "DPoP")
+        return claims
+
+    def _dpop_claims(self, request: Request, parts: list[str]) -> AccessClaims:
+        if len(parts) != 2:
+            self._fail(request, "The DPoP scheme takes exactly one token.", "DPoP")
+        claims = self._decoded(request, parts[1], "DPoP")
+        if claims.dpop_jkt is None:
+            self._fail(request, "The access token is not DPoP-bound: use Bearer.", "DPoP")
+        # The proof before the revocation check: an invalid one costs no query.
+        try:
+            _dpop_requests.resource_proof_jkt(
+                request, access_token=parts[1], expected_jkt=claims.dpop_jkt
+            )
+        except DPoPProofError as exc:
+            self._fail(request, exc.description, "DPoP", "invalid_dpop_proof")
+        except ReplayCacheUnavailable:  # CACHE_FAILURE "closed": 401 at resources (DESIGN §8)
+            description = "The DPoP proof cannot be checked right now."
+            self._fail(request, description, "DPoP", "invalid_dpop_proof")
+        return claims
+
+    def _decoded(self, request: Request, access_token: str, scheme: Scheme) -> AccessClaims:
+        try:
+            return decode_access_token(access_token)
+        except InvalidAccessToken as exc:
+            logger.info("tokenauth: access token refused: %r", str(exc))
+            self._fail(request, "The access token is invalid or expired.", scheme)
+
+    def _fail(
+        self,
+        request: Request,
+        description: str,
+        scheme: Scheme = "Bearer",
+        code: str = "invalid_token",
+    ) -> NoReturn:
+        # Read by authenticate_header.
+        request._tokenauth_error = description  # type: ignore[attr-defined]
+        request._tokenauth_scheme = scheme  # type: ignore[attr-defined]
+        request._tokenauth_error_code = code  # type: ignore[attr-defined]
         raise exceptions.AuthenticationFailed(description)
+
+
+def _bearer_challenge(code: str | None = None, description: str = "") -> str:
+    if code is None:
+        return f'Bearer realm="{_REALM}"'
+    return (
+        f'Bearer realm="{_REALM}", error="{code}", '
+        f'error_description="{_UNQUOTABLE.sub("", description)}"'
+    )
+
+
+def _dpop_challenge(code: str | None = None, description: str = "") -> str:
+    """RFC 9449 §7.1: ``algs`` names the proof algorithms accepted."""
+    challenge = f'DPoP algs="{" ".join(get_settings().dpop_algorithms)}"'
+    if code is None:
+        return challenge
+    return f'{challenge}, error="{code}", error_description="{_UNQUOTABLE.sub("", description)}"'
 
 
 def _load_user(pk: object, password_version: str | None) -> AbstractBaseUser:
