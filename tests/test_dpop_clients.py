@@ -1,6 +1,6 @@
 """DPoP clients that we did not write, over real HTTP against a live server (DESIGN §8).
 
-Node's oauth4webapi (panva) runs tests/js/oauth4webapi_dpop.mjs, installed from npm into a
+Node's oauth4webapi (panva) runs tests/clients/oauth4webapi_dpop.mjs, installed from npm into a
 directory of this test run; Python's requests-oauth2client calls the same endpoints. Each one
 gets DPoP-bound tokens at ``token/``, calls a protected view and refreshes with its own key;
 then what it holds, taken without the key, buys nothing.
@@ -28,8 +28,8 @@ from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-OAUTH4WEBAPI_VERSION = "3"  # the major version tests/js/oauth4webapi_dpop.mjs is written for
-SCRIPT = Path(__file__).resolve().parent / "js" / "oauth4webapi_dpop.mjs"
+OAUTH4WEBAPI_VERSION = "3"  # the major version tests/clients/oauth4webapi_dpop.mjs is written for
+SCRIPT = Path(__file__).resolve().parent / "clients" / "oauth4webapi_dpop.mjs"
 TIMEOUT = 60
 
 

@@ -1,7 +1,8 @@
 // panva's oauth4webapi, a DPoP client we did not write, against a live tokenauth server:
 // the password grant through genericTokenEndpointRequest, one protected resource call and a
 // refresh, each proven with one DPoP handle, retried once on use_dpop_nonce as its docs say.
-// Run by tests/test_dpop_clients.py from a directory holding node_modules/oauth4webapi:
+// Run by tests/test_dpop_clients.py from a directory holding node_modules/oauth4webapi (kept
+// out of tests/js/, whose files `node --test` runs):
 //   node oauth4webapi_dpop.mjs <base url> <username> <password>
 // Prints one JSON object on stdout; an uncaught error exits non-zero with its message.
 import * as oauth from "oauth4webapi";
