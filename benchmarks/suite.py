@@ -263,7 +263,9 @@ def authentication_class(rounds: int, ops: int) -> list[Contender]:
 def dpop_request(rounds: int, ops: int) -> list[Contender]:
     user = _user("dpop-request")
     with _fast_hasher():  # the logins before the rounds; requests never hash
-        return dpop.request_section(user.username, PASSWORD, rounds=rounds, ops=ops)
+        return dpop.request_section(
+            user.username, PASSWORD, rounds=rounds, ops=ops, cache_backend=_cache_backend()
+        )
 
 
 def _rotating(
