@@ -186,6 +186,7 @@ def test_a_row_shows_user_status_times_refresh_count_agent_and_ip(
         "refresh count",
         "user agent",
         "IP",
+        "DPoP",  # DESIGN §11: whether the family is DPoP-bound
     ]
 
 

@@ -214,6 +214,26 @@ def test_exchange_answers_the_token_response(client: Client, user: Any) -> None:
     assert not response.cookies
 
 
+def test_exchange_with_a_dpop_proof_binds_the_new_family(
+    client: Client, user: Any, tokenauth_settings: Any
+) -> None:
+    from tests.dpop_proofs import Signer, jwt_claims, proof_for
+
+    tokenauth_settings(DPOP="allowed")
+    signer = Signer("ES256")
+    proof = proof_for(signer, f"http://testserver{EXCHANGE}")
+
+    response = exchange(client, RefreshToken.for_user(user), HTTP_DPOP=proof)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["token_type"] == "DPoP"
+    assert jwt_claims(response.json()["access_token"])["cnf"] == {"jkt": signer.jkt}
+    assert RefreshTokenFamily.objects.get().dpop_jkt == signer.jkt
+    refused = exchange(client, RefreshToken.for_user(user), HTTP_DPOP="not a proof")
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_dpop_proof"
+
+
 def test_the_new_tokens_work_with_tokenauth(client: Client, user: Any) -> None:
     body = exchange(client, RefreshToken.for_user(user)).json()
 

@@ -437,3 +437,29 @@ def test_a_refresh_that_binds_costs_no_extra_statement(
 
     assert response.json()["token_type"] == "DPoP"
     assert len(sql) == 2, sql  # the read, the compare-and-set UPDATE that also binds
+
+
+def test_the_openapi_schema_names_the_dpop_scheme_unless_off(
+    settings: Any, tokenauth_settings: Any
+) -> None:
+    pytest.importorskip("drf_spectacular")
+    from drf_spectacular.generators import SchemaGenerator
+
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    }
+
+    def schemes() -> dict[str, Any]:
+        schema = SchemaGenerator().get_schema(request=None, public=True)
+        return dict(schema["components"]["securitySchemes"]), schema["paths"]["/api/me/"]["get"]
+
+    found, me = schemes()
+    assert found["DPoP"] == {
+        "type": "http",
+        "scheme": "DPoP",
+        "description": found["DPoP"]["description"],
+    }
+    assert me["security"] == [{"Bearer": []}, {"DPoP": []}]
+    tokenauth_settings(DPOP="off")
+    assert set(schemes()[0]) == {"Bearer"}

@@ -52,7 +52,20 @@ _REUSE_INCIDENT = (
     },
 )
 _FIELDSETS = (
-    (None, {"fields": ["user", "status", "public_id", "refresh_count", "user_agent", "client_ip"]}),
+    (
+        None,
+        {
+            "fields": [
+                "user",
+                "status",
+                "public_id",
+                "refresh_count",
+                "user_agent",
+                "client_ip",
+                "dpop_key",
+            ]
+        },
+    ),
     (
         "Times",
         {
@@ -81,6 +94,7 @@ class RefreshTokenFamilyAdmin(_ModelAdmin):
         "refresh_count",
         "short_user_agent",
         "ip",
+        "dpop_bound",
     ]
     list_filter = [StatusFilter, "revocation_reason", ReuseDetectedFilter]
     date_hierarchy = "created_at"
@@ -156,11 +170,21 @@ class RefreshTokenFamilyAdmin(_ModelAdmin):
             return self.get_empty_value_display()
         return breakable(family.ip_address)
 
+    @admin.display(description="DPoP", boolean=True)
+    def dpop_bound(self, family: RefreshTokenFamily) -> bool:
+        """Whether the family is bound to a DPoP key (DESIGN §8, §11): from the row itself."""
+        return family.dpop_jkt is not None
+
     # The detail page's own labels ("IP address", not "Ip address"; the incident's "when").
 
     @admin.display(description="IP address")
     def client_ip(self, family: RefreshTokenFamily) -> str | None:
         return family.ip_address
+
+    @admin.display(description="DPoP key thumbprint (jkt)")
+    def dpop_key(self, family: RefreshTokenFamily) -> str | None:
+        """The RFC 7638 thumbprint of the bound key: a public key's digest, no secret."""
+        return family.dpop_jkt
 
     @admin.display(description="expires at")
     def expires_exactly(self, family: RefreshTokenFamily) -> str | None:

@@ -1,4 +1,5 @@
-"""The OpenAPI security scheme of ``AccessTokenAuthentication``: ``Authorization: Bearer <jwt>``."""
+"""The OpenAPI security schemes of ``AccessTokenAuthentication``: ``Authorization: Bearer <jwt>``
+and, unless ``DPOP`` is "off", ``Authorization: DPoP <jwt>`` with its proof (DESIGN §10)."""
 
 # mypy: disallow-untyped-calls=False
 # (drf-spectacular's extension base classes have an untyped __init_subclass__ and __init__.)
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from tokenauth.authentication import AccessTokenAuthentication
+from tokenauth.settings import get_settings
 
 if TYPE_CHECKING:
     from drf_spectacular.openapi import AutoSchema
@@ -28,12 +30,25 @@ BEARER = {
 }
 
 
+DPOP = {
+    "type": "http",
+    "scheme": "DPoP",
+    "description": (
+        "A DPoP-bound access token (`token_type` `DPoP`: the token request carried a `DPoP` "
+        "proof), sent as `Authorization: DPoP <access_token>` with a `DPoP` header: a proof "
+        "by the same key whose `ath` is the token's SHA-256 (RFC 9449 §7). A refusal gets 401 "
+        'with `WWW-Authenticate: DPoP algs="...", error="invalid_token"` or '
+        '`error="invalid_dpop_proof"`.'
+    ),
+}
+
+
 def security_schemes() -> dict[str, dict[str, str]]:
     """The schemes a view with ``AccessTokenAuthentication`` takes, by component name; a
-    client uses any one of them."""
-    # DPoP (DESIGN §8) is the second one when it lands, unless DPOP is "off":
-    # "DPoP": {"type": "http", "scheme": "DPoP", "description": ...}.
-    return {"Bearer": BEARER}
+    client uses any one of them. ``DPoP`` unless ``DPOP`` is "off" (DESIGN §10)."""
+    if get_settings().dpop == "off":
+        return {"Bearer": BEARER}
+    return {"Bearer": BEARER, "DPoP": DPOP}
 
 
 class AccessTokenScheme(OpenApiAuthenticationExtension):

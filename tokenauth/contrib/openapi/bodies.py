@@ -78,9 +78,13 @@ class TokenauthTokenResponse(serializers.Serializer[Any]):
     """RFC 6749 §5.1."""
 
     access_token = serializers.CharField(
-        help_text="A JWT (RFC 9068) for `Authorization: Bearer`; keep it in memory."
+        help_text=(
+            "A JWT (RFC 9068) for `Authorization: Bearer` (`DPoP` when bound); keep it in memory."
+        )
     )
-    token_type = serializers.CharField(help_text="`Bearer`.")
+    token_type = serializers.CharField(
+        help_text="`Bearer`, or `DPoP` when the request carried a DPoP proof (RFC 9449)."
+    )
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
     refresh_token = serializers.CharField(
         help_text="Buys the next token response once, at `refresh/` or `token/`."

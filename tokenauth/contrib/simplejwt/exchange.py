@@ -27,9 +27,10 @@ logger = logging.getLogger(__name__)
 
 
 def exchange_refresh_token(
-    *, refresh_token: str, ip: str | None, user_agent: str
+    *, refresh_token: str, ip: str | None, user_agent: str, dpop_jkt: str | None = None
 ) -> service.IssuedTokens:
-    """Start a family for the user of a valid simplejwt refresh token; return its tokens.
+    """Start a family for the user of a valid simplejwt refresh token; return its tokens
+    (bound to the DPoP key ``dpop_jkt`` when given, as a login is).
 
     simplejwt's own ``RefreshToken`` checks signature, expiry, type and (``token_blacklist``
     installed) its blacklist; then its user must exist and be active. With ``token_blacklist``
@@ -43,7 +44,7 @@ def exchange_refresh_token(
         _spend(token)
         # An unreadable revocation cache (cache mode, "closed") raises here, inside the
         # transaction: the blacklisting rolls back and the token stays unspent.
-        tokens = service.issue_tokens(user=user, ip=ip, user_agent=user_agent)
+        tokens = service.issue_tokens(user=user, ip=ip, user_agent=user_agent, dpop_jkt=dpop_jkt)
     logger.info(
         "tokenauth: simplejwt token %r exchanged for family %s of user %s",
         token.get(simplejwt_settings.api_settings.JTI_CLAIM),
