@@ -21,6 +21,7 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from django.core.signals import request_started
 
 from tests.dpop_proofs import Signer
 from tests.factories import PASSWORD, UserFactory
@@ -175,25 +176,42 @@ def test_oauth4webapi_refresh_token_without_the_key_is_refused_and_kills_nothing
 
 
 @pytest.fixture
-def oauth2client(base_url: str) -> Any:
+def oauth2client(base_url: str) -> Iterator[Any]:
     roc = pytest.importorskip(
         "requests_oauth2client", reason="needs requests-oauth2client (the test dependency group)"
     )
-    # testing=True: the library refuses http:// endpoints otherwise; this is 127.0.0.1 only.
-    return roc.OAuth2Client(
-        token_endpoint=base_url + "/auth/token/",
-        client_id="requests-oauth2client-public-client",
-        dpop_bound_access_tokens=True,
-        testing=True,
-    )
+    # Closed at teardown: a kept-alive connection would outlive the live server's test database.
+    with requests.Session() as session:
+        # testing=True: the library refuses http:// endpoints otherwise; this is 127.0.0.1 only.
+        yield roc.OAuth2Client(
+            token_endpoint=base_url + "/auth/token/",
+            client_id="requests-oauth2client-public-client",
+            dpop_bound_access_tokens=True,
+            testing=True,
+            session=session,
+        )
+
+
+@pytest.fixture
+def token_requests() -> Iterator[list[str]]:
+    """The path of every request to ``token/`` that reaches the live server (same process)."""
+    paths: list[str] = []
+
+    def _record(sender: Any, environ: dict[str, Any], **kwargs: Any) -> None:
+        if environ["PATH_INFO"] == "/auth/token/":
+            paths.append(environ["PATH_INFO"])
+
+    request_started.connect(_record, weak=False, dispatch_uid="tests-dpop-clients")
+    yield paths
+    request_started.disconnect(dispatch_uid="tests-dpop-clients")
 
 
 def test_requests_oauth2client_gets_bound_tokens_calls_the_api_and_refreshes(
-    base_url: str, dpop_nonce: bool, oauth2client: Any
+    base_url: str, dpop_nonce: bool, oauth2client: Any, token_requests: list[str]
 ) -> None:
     from requests_oauth2client import DPoPToken
 
-    UserFactory(username="guillp")
+    user = UserFactory(username="guillp")
 
     token = oauth2client.resource_owner_password("guillp", PASSWORD)
 
@@ -201,6 +219,9 @@ def test_requests_oauth2client_gets_bound_tokens_calls_the_api_and_refreshes(
     assert token.token_type == "DPoP"
     jkt = token.dpop_key.dpop_jkt
     assert cnf_jkt(token.access_token) == jkt
+    assert RefreshTokenFamily.objects.get(user=user).dpop_jkt == jkt
+    # With nonces on, the library's own use_dpop_nonce retry: the login is asked twice.
+    assert len(token_requests) == (2 if dpop_nonce else 1)
     # The library signs the whole URL as htu, query included: RFC 9449 §4.3 compares without it.
     me = requests.get(base_url + "/api/me/?page=2", auth=token, timeout=TIMEOUT)
     assert me.status_code == 200, me.headers.get("WWW-Authenticate")
@@ -213,6 +234,8 @@ def test_requests_oauth2client_gets_bound_tokens_calls_the_api_and_refreshes(
     assert refreshed.dpop_key is token.dpop_key
     assert refreshed.refresh_token != token.refresh_token
     assert cnf_jkt(refreshed.access_token) == jkt
+    # The refresh reuses the nonce the login was given: no second retry.
+    assert len(token_requests) == (3 if dpop_nonce else 2)
     assert requests.get(base_url + "/api/me/", auth=refreshed, timeout=TIMEOUT).status_code == 200
     assert_refused(refused_without_the_key(base_url + "/api/me/", refreshed.access_token))
 
