@@ -22,9 +22,11 @@ demo: $(BIN)/.installed
 	$(BIN)/python -m example_project.demo_user http://$(DEMO_ADDRESS)/
 	$(BIN)/python manage.py runserver $(DEMO_ADDRESS)
 
-## test: the whole test suite (SQLite; PostgreSQL/Redis too when DATABASE_URL/REDIS_URL are set)
+## test: the whole test suite (SQLite; PostgreSQL/Redis too when DATABASE_URL/REDIS_URL are set),
+## the custom-user suite included (one process per user model: AUTH_USER_MODEL is set at start)
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
+	$(BIN)/python -m tests.custom_user
 
 ## bench: tokenauth vs simplejwt, knox and oauth-toolkit, installed into .venv-bench; SQLite,
 ## plus PostgreSQL and Redis when reachable (DATABASE_URL / REDIS_URL, or the local defaults)

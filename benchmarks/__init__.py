@@ -1,1 +1,1 @@
-"""Benchmarks against the peers (``make bench``) and the multi-process proof's server kit."""
+"""Benchmarks against the peers (``make bench``)."""

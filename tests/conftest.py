@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+import time_machine
+from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.db import connection
 from django.db.models import Manager, QuerySet
@@ -13,6 +18,22 @@ from django.test import Client
 
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import signals
+
+# A client as the service sees one: a documentation address (RFC 5737) and a user agent.
+IP = "203.0.113.10"
+UA = "pytest-agent/1.0"
+# SECRET_KEY rotation: the key before and the key after (tests.settings has a third).
+OLD_SECRET_KEY = "old-tests-secret-key-that-is-long-enough-for-hmac-0123456789"
+NEW_SECRET_KEY = "new-tests-secret-key-that-is-long-enough-for-hmac-9876543210"
+START = datetime(2030, 1, 1, tzinfo=timezone.utc)  # on a minute boundary: one throttle window
+FORM = "application/x-www-form-urlencoded"
+TOKEN_URLS = ["/auth/login/", "/auth/refresh/", "/auth/token/", "/auth/logout/", "/auth/revoke/"]
+# Cookie mode: what a page's fetch() sends to pass the CSRF rule (DESIGN §3), and the cookie.
+BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
+COOKIE = "__Secure-tokenauth-refresh"
+INVALID_TOKEN_CHALLENGE = re.compile(
+    r'\ABearer realm="api", error="invalid_token", error_description="[^"\\]+"\Z'
+)
 
 requires_server_database = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL"),
@@ -23,6 +44,11 @@ requires_server_database = pytest.mark.skipif(
 requires_redis = pytest.mark.skipif(
     not os.environ.get("REDIS_URL"), reason="needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
 )
+
+
+# The custom-user suite needs AUTH_USER_MODEL set before Django starts: it runs in processes of
+# its own (python -m tests.custom_user, part of make test), never in this one.
+collect_ignore = ["custom_user"] if django_settings.AUTH_USER_MODEL == "auth.User" else []
 
 
 @contextmanager
@@ -88,19 +114,54 @@ def post_json(client: Client, url: str, body: Any, **extra: Any) -> Any:
     return client.post(url, body, content_type="application/json", **extra)
 
 
+def post_form(client: Client, url: str, data: dict[str, str], **extra: Any) -> Any:
+    return client.post(url, urlencode(data), content_type=FORM, **extra)
+
+
+def credentials(user: Any, password: str = PASSWORD) -> dict[str, str]:
+    return {"username": user.username, "password": password}
+
+
+def post_login(client: Client, user: Any, password: str = PASSWORD, **extra: Any) -> Any:
+    """POST login/ for a user; the response, whatever it is."""
+    return post_json(client, "/auth/login/", credentials(user, password), **extra)
+
+
+def bearer(access_token: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {access_token}"}
+
+
+def assert_invalid_token(response: Any) -> None:
+    """RFC 6750 §3: a 401 whose challenge says ``invalid_token``, with a description."""
+    assert response.status_code == 401, response.content
+    assert INVALID_TOKEN_CHALLENGE.match(response["WWW-Authenticate"]), response["WWW-Authenticate"]
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Coordinates]:
+    """Time stopped at ``START``; ``clock.shift(timedelta)`` moves it (never ``sleep``)."""
+    with time_machine.travel(START, tick=False) as traveller:
+        yield traveller
+
+
 @pytest.fixture
 def login(client: Client, django_capture_on_commit_callbacks: Any) -> Callable[..., dict[str, Any]]:
     """POST login/ for a user (password from the factory) and return the token body."""
 
     def _login(user: Any, **extra: Any) -> dict[str, Any]:
         with django_capture_on_commit_callbacks(execute=True):
-            response = post_json(
-                client, "/auth/login/", {"username": user.username, "password": PASSWORD}, **extra
-            )
+            response = post_login(client, user, **extra)
         assert response.status_code == 200, response.content
         return response.json()
 
     return _login
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
+    """``with committed():`` runs what the block queued for after commit (signals, cache
+    markers): the test's own transaction never commits."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture

@@ -41,10 +41,6 @@ def _family(refresh_token: str) -> RefreshTokenFamily:
     return RefreshTokenFamily.objects.get(public_id=parsed.public_id)
 
 
-def _bearer(access_token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {access_token}"}
-
-
 def test_changelist_and_change_page_render_without_secret_or_refresh_token(
     staff_client: Client, user: Any, login: Callable[..., dict[str, Any]]
 ) -> None:

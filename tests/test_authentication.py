@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -11,7 +10,6 @@ import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
 from django.test import Client, RequestFactory
 from django.utils import timezone
 from hypothesis import HealthCheck, given
@@ -19,38 +17,22 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from rest_framework.request import Request
 
-from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis
+from tests.conftest import assert_invalid_token, bearer, post_json, requires_redis
 from tests.factories import UserFactory
-from tokenauth import service
 from tokenauth._fingerprints import password_version
 from tokenauth.access import decode_access_token, encode_access_token
 from tokenauth.authentication import AccessTokenAuthentication
-from tokenauth.models import RevocationReason
 from tokenauth.testing import access_token_for
 
 ME, WHOAMI = "/api/me/", "/api/whoami/"
-INVALID_TOKEN_CHALLENGE = re.compile(
-    r'\ABearer realm="api", error="invalid_token", error_description="[^"\\]+"\Z'
-)
 
 
 def _get(client: Client, path: str, access_token: str, scheme: str = "Bearer") -> Any:
     return client.get(path, HTTP_AUTHORIZATION=f"{scheme} {access_token}")
 
 
-def _assert_invalid_token(response: Any) -> None:
-    assert response.status_code == 401, response.content
-    assert INVALID_TOKEN_CHALLENGE.match(response["WWW-Authenticate"]), response["WWW-Authenticate"]
-
-
 def _sid(access_token: str) -> str:
     return decode_access_token(access_token).family_public_id
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    """A block whose on_commit callbacks (signals, cache markers) run when it ends."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 @pytest.fixture
@@ -78,7 +60,7 @@ def test_database_mode_is_the_default(client: Client, user: Any, login: Any) -> 
     user_model = get_user_model()
     user_model.objects.filter(pk=user.pk).update(is_active=False)  # only the database sees it
 
-    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 @pytest.mark.parametrize("path", [ME, WHOAMI])
@@ -115,7 +97,7 @@ def test_database_mode_refuses_a_logged_out_family_only(
     response = post_json(client, "/auth/logout/", {"refresh_token": first["refresh_token"]})
     assert response.status_code == 204
 
-    _assert_invalid_token(_get(client, ME, first["access_token"]))
+    assert_invalid_token(_get(client, ME, first["access_token"]))
     assert _get(client, ME, second["access_token"]).status_code == 200
 
 
@@ -129,8 +111,8 @@ def test_database_mode_refuses_after_logout_everywhere(
     )
     assert response.status_code == 204
 
-    _assert_invalid_token(_get(client, ME, first["access_token"]))
-    _assert_invalid_token(_get(client, ME, second["access_token"]))
+    assert_invalid_token(_get(client, ME, first["access_token"]))
+    assert_invalid_token(_get(client, ME, second["access_token"]))
 
 
 @pytest.mark.parametrize("how", ["save", "update"])
@@ -145,8 +127,8 @@ def test_database_mode_refuses_an_inactive_user(
     else:  # QuerySet.update() sends no signal
         get_user_model().objects.filter(pk=user.pk).update(is_active=False)
 
-    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
-    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+    assert_invalid_token(_get(client, ME, tokens["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 @pytest.mark.parametrize("how", ["save", "update"])
@@ -163,7 +145,7 @@ def test_database_mode_refuses_after_a_password_change(
             password=make_password("a brand new password")
         )
 
-    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+    assert_invalid_token(_get(client, ME, tokens["access_token"]))
 
 
 def test_database_mode_keeps_tokens_through_unrelated_saves(
@@ -186,7 +168,7 @@ def test_database_mode_refuses_a_deleted_user(
 
     user.delete()
 
-    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+    assert_invalid_token(_get(client, ME, tokens["access_token"]))
 
 
 def test_database_mode_refuses_a_token_naming_another_users_family(
@@ -203,7 +185,7 @@ def test_database_mode_refuses_a_token_naming_another_users_family(
         expires_at=now + timedelta(minutes=5),
     )
 
-    _assert_invalid_token(_get(client, ME, access_token))
+    assert_invalid_token(_get(client, ME, access_token))
 
 
 def test_database_mode_refuses_an_unknown_family(
@@ -218,7 +200,7 @@ def test_database_mode_refuses_an_unknown_family(
         expires_at=now + timedelta(minutes=5),
     )
 
-    _assert_invalid_token(_get(client, ME, access_token))
+    assert_invalid_token(_get(client, ME, access_token))
 
 
 # --- cache mode ---------------------------------------------------------------------------
@@ -301,23 +283,8 @@ def test_cache_mode_refuses_a_revoked_family_once_the_revocation_committed(
     assert response.status_code == 204
 
     with django_assert_num_queries(0):
-        _assert_invalid_token(_get(client, WHOAMI, first["access_token"]))
+        assert_invalid_token(_get(client, WHOAMI, first["access_token"]))
     assert _get(client, WHOAMI, second["access_token"]).status_code == 200
-
-
-def test_cache_mode_ignores_a_revocation_that_rolled_back(
-    cache_mode: str, client: Client, user: Any, login: Any
-) -> None:
-    tokens = login(user)
-
-    with transaction.atomic():
-        revoked = service.revoke_family(
-            family_public_id=_sid(tokens["access_token"]), reason=RevocationReason.ADMIN
-        )
-        transaction.set_rollback(True)
-
-    assert revoked
-    assert _get(client, WHOAMI, tokens["access_token"]).status_code == 200
 
 
 def test_cache_mode_refuses_every_family_after_logout_everywhere(
@@ -331,8 +298,8 @@ def test_cache_mode_refuses_every_family_after_logout_everywhere(
         )
     assert response.status_code == 204
 
-    _assert_invalid_token(_get(client, WHOAMI, first["access_token"]))
-    _assert_invalid_token(_get(client, WHOAMI, second["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, first["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, second["access_token"]))
 
 
 @pytest.mark.parametrize("change", ["password", "deactivate"])
@@ -348,7 +315,7 @@ def test_cache_mode_refuses_at_once_after_a_password_change_or_deactivation(
             user.is_active = False
         user.save()
 
-    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+    assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 def _lose_user(user: Any, how: str) -> None:
@@ -381,7 +348,24 @@ def test_cache_mode_user_that_cannot_be_loaded_gets_an_invalid_token_challenge(
 
     _lose_user(user, how)
 
-    _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+    assert_invalid_token(_get(client, ME, tokens["access_token"]))
+
+
+@pytest.mark.parametrize("mode", ["cache", "none"])
+def test_lazy_user_that_no_longer_exists_is_401(
+    client: Client,
+    user: Any,
+    login: Callable[..., dict[str, Any]],
+    tokenauth_settings: Callable[..., None],
+    mode: str,
+) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION=mode)
+    access_token = login(user)["access_token"]
+    type(user).objects.filter(pk=user.pk).delete()
+
+    response = client.get("/api/me/", **bearer(access_token))
+
+    assert response.status_code == 401
 
 
 def test_cache_mode_sub_that_is_not_a_pk_is_a_401_not_a_500(
@@ -397,8 +381,8 @@ def test_cache_mode_sub_that_is_not_a_pk_is_a_401_not_a_500(
         expires_at=now + timedelta(minutes=5),
     )
 
-    _assert_invalid_token(_get(client, WHOAMI, access_token))
-    _assert_invalid_token(_get(client, ME, access_token))
+    assert_invalid_token(_get(client, WHOAMI, access_token))
+    assert_invalid_token(_get(client, ME, access_token))
 
 
 def _token_with_sub(user: Any, sid: str, sub: str) -> str:
@@ -425,7 +409,7 @@ def test_none_mode_sub_that_no_pk_can_be_is_refused_every_time(
     bad = _token_with_sub(user, _sid(access_token), sub)
 
     for _ in range(2):
-        _assert_invalid_token(_get(client, WHOAMI, bad))
+        assert_invalid_token(_get(client, WHOAMI, bad))
         response = _get(client, WHOAMI, access_token)
         assert response.status_code == 200, response.content
         assert response.json()["id"] == user.pk
@@ -444,57 +428,6 @@ def test_none_mode_each_sub_gets_its_own_pk(
         pks = [AccessTokenAuthentication().authenticate(r)[0].pk for r in requests]  # type: ignore[index]
 
     assert pks == [user.pk, other.pk, user.pk, other.pk]
-
-
-def test_cache_mode_marker_outlives_the_token_by_the_leeway(
-    tokenauth_settings: Any, client: Client, user: Any, login: Any, committed: Any
-) -> None:
-    # LocMem only: its clock is the one time-machine moves.
-    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache", LEEWAY=timedelta(minutes=2))
-    start = timezone.now()
-    with time_machine.travel(start, tick=False):
-        tokens = login(user)
-        with committed():
-            post_json(client, "/auth/logout/", {"refresh_token": tokens["refresh_token"]})
-
-    late = start + timedelta(minutes=15) + timedelta(seconds=90)  # expired, within the leeway
-    with time_machine.travel(late, tick=False):
-        _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
-
-
-@pytest.mark.parametrize(("failure", "status"), [("closed", 401), ("open", 200)])
-def test_cache_mode_unreachable_cache_follows_cache_failure(
-    settings: Any,
-    tokenauth_settings: Any,
-    client: Client,
-    user: Any,
-    login: Any,
-    failure: str,
-    status: int,
-) -> None:
-    tokens = login(user)
-    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
-    tokenauth_settings(
-        ACCESS_TOKEN_REVOCATION="cache", CACHE_ALIAS="unreachable", CACHE_FAILURE=failure
-    )
-
-    response = _get(client, WHOAMI, tokens["access_token"])
-
-    assert response.status_code == status, response.content
-    if status == 401:
-        _assert_invalid_token(response)
-    else:
-        assert response.json() == {"id": user.pk, "authenticated": True}
-
-
-def test_cache_mode_unreachable_cache_is_closed_by_default(
-    settings: Any, tokenauth_settings: Any, client: Client, user: Any, login: Any
-) -> None:
-    tokens = login(user)
-    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
-    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache", CACHE_ALIAS="unreachable")
-
-    _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 # --- none mode ----------------------------------------------------------------------------
@@ -528,7 +461,7 @@ def test_none_mode_tokens_live_until_exp_even_after_logout(
     with time_machine.travel(start + timedelta(minutes=14, seconds=59), tick=False):
         assert _get(client, WHOAMI, tokens["access_token"]).status_code == 200
     with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
-        _assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
+        assert_invalid_token(_get(client, WHOAMI, tokens["access_token"]))
 
 
 # --- every mode ---------------------------------------------------------------------------
@@ -544,7 +477,7 @@ def test_expired_access_token_is_refused(
         tokens = login(user)
 
     with time_machine.travel(start + timedelta(minutes=15, seconds=1), tick=False):
-        _assert_invalid_token(_get(client, ME, tokens["access_token"]))
+        assert_invalid_token(_get(client, ME, tokens["access_token"]))
 
 
 @pytest.mark.parametrize("mode", ["database", "cache", "none"])
@@ -559,7 +492,7 @@ def test_access_token_for_works_in_every_mode(
     assert response.json() == {"id": user.pk, "username": user.username}
 
 
-@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr", "bEaReR"])
 def test_scheme_is_case_insensitive(client: Client, user: Any, scheme: str) -> None:
     assert _get(client, ME, access_token_for(user), scheme=scheme).status_code == 200
 
@@ -597,24 +530,24 @@ def test_other_schemes_are_left_to_other_classes(client: Client, header: str) ->
         'Bearer "quoted"',
         "Bearer tkrt_AAAAAAAAAAAAAAAAAAAAAA.0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         "Bearer ünïcödé",
+        "Bearer   ",
+        "bearer x.y.z",
     ],
 )
 def test_bad_bearer_credentials_get_an_invalid_token_challenge(client: Client, header: str) -> None:
-    _assert_invalid_token(client.get(ME, HTTP_AUTHORIZATION=header))
+    assert_invalid_token(client.get(ME, HTTP_AUTHORIZATION=header))
 
 
 def test_two_tokens_are_refused_even_when_both_are_valid(client: Client, user: Any) -> None:
     access_token = access_token_for(user)
 
-    _assert_invalid_token(
-        client.get(ME, HTTP_AUTHORIZATION=f"Bearer {access_token} {access_token}")
-    )
+    assert_invalid_token(client.get(ME, HTTP_AUTHORIZATION=f"Bearer {access_token} {access_token}"))
 
 
 def test_refresh_token_is_refused_as_bearer_token(client: Client, user: Any, login: Any) -> None:
     tokens = login(user)
 
-    _assert_invalid_token(_get(client, ME, tokens["refresh_token"]))
+    assert_invalid_token(_get(client, ME, tokens["refresh_token"]))
 
 
 @hypothesis_settings(

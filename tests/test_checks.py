@@ -12,10 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from django.core.checks import ERROR, WARNING
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.test import override_settings
 
 from tests.conftest import UNREACHABLE_REDIS, private_pem, public_pem
-from tokenauth import checks, keys
+from tokenauth import checks
 from tokenauth.checks import check_settings
 from tokenauth.settings import get_settings
 
@@ -418,43 +417,10 @@ def test_the_id_table_lists_each_id_once_and_every_id_fired() -> None:
 # --- settings reload ----------------------------------------------------------------------
 
 
-def test_get_settings_reflects_overrides(settings: Any) -> None:
-    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=20)}
-    assert get_settings().access_token_lifetime == timedelta(minutes=20)
-
-    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=30), "ISSUER": "https://a"}
-    assert get_settings().access_token_lifetime == timedelta(minutes=30)
-    assert get_settings().issuer == "https://a"
-
-    with override_settings(TOKENAUTH={"ACCESS_TOKEN_REVOCATION": "none"}):
-        assert get_settings().access_token_revocation == "none"
-        assert get_settings().access_token_lifetime == timedelta(minutes=15)
-    assert get_settings().access_token_revocation == "database"
-    assert get_settings().access_token_lifetime == timedelta(minutes=30)
-
-
-def test_tokenauth_settings_fixture_merges_and_reloads(tokenauth_settings: Any) -> None:
-    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache")
-
-    assert get_settings().access_token_revocation == "cache"
-    assert get_settings().login_throttle_rate is None  # kept from tests/settings.py
-
-
 def test_problems_follow_the_settings(settings: Any) -> None:
     assert _ids({"NOPE": 1}, settings) == ["tokenauth.E001"]
 
     assert _ids({}, settings) == []
-
-
-def test_keys_reload_on_secret_key_and_tokenauth_changes(settings: Any) -> None:
-    first = keys.get_key_set().signing.kid
-
-    settings.SECRET_KEY = "another-secret-key-for-the-reload-test-0123456789"
-    second = keys.get_key_set().signing.kid
-    assert second != first
-
-    settings.TOKENAUTH = {"SIGNING_KEY": "a-configured-signing-key-0123456789-abcdef"}
-    assert keys.get_key_set().signing.kid not in (first, second)
 
 
 @pytest.mark.parametrize(

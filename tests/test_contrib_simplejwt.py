@@ -39,9 +39,16 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from tests.chromium import ARGS as CHROMIUM_ARGS
 from tests.chromium import CHROMIUM, requires_browser
-from tests.conftest import UNREACHABLE_REDIS, post_json, requires_server_database
+from tests.conftest import (
+    BROWSER,
+    COOKIE,
+    UNREACHABLE_REDIS,
+    bearer,
+    post_json,
+    requires_server_database,
+)
 from tests.factories import PASSWORD
-from tests.test_outages import database_down  # noqa: F401  # a fixture
+from tests.test_database_outage import database_down  # noqa: F401  # a fixture
 from tokenauth import service, signals
 from tokenauth.access import decode_access_token
 from tokenauth.contrib.simplejwt.exchange import exchange_refresh_token
@@ -61,8 +68,6 @@ without_blacklist = pytest.mark.skipif(BLACKLIST, reason="only without token_bla
 EXCHANGE = "/auth/simplejwt/exchange/"
 ME = "/api/transition/me/"
 CLIENT_META = {"REMOTE_ADDR": "203.0.113.9", "HTTP_USER_AGENT": "MigratingApp/2.0"}
-BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
-COOKIE = "__Secure-tokenauth-refresh"
 TOKEN_RESPONSE_FIELDS = {
     "access_token",
     "token_type",
@@ -90,10 +95,6 @@ def exchange(client: Client, refresh: Any, **extra: Any) -> Any:
     """POST the simplejwt refresh token to the exchange, as committed (on_commit runs)."""
     with TestCase.captureOnCommitCallbacks(execute=True):
         return post_json(client, EXCHANGE, {"refresh": str(refresh)}, **{**CLIENT_META, **extra})
-
-
-def bearer(token: Any) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
 def jti(token: RefreshToken) -> str:

@@ -11,16 +11,13 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import post_json
+from tests.conftest import BROWSER, COOKIE, post_json
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import service
 from tokenauth.cookies import _occurrences
 from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db
-
-BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
-COOKIE = "__Secure-tokenauth-refresh"
 
 
 @pytest.fixture(autouse=True)

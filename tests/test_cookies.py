@@ -8,13 +8,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from tests.conftest import post_json
+from tests.conftest import BROWSER, COOKIE, post_json
 from tests.factories import PASSWORD
 from tokenauth.checks import check_settings
 from tokenauth.models import RefreshTokenFamily, RevocationReason
-
-BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
-COOKIE = "__Secure-tokenauth-refresh"
 
 
 @pytest.fixture(autouse=True)
@@ -251,3 +248,47 @@ def test_valid_cookie_settings_pass_the_checks(settings):
     }
 
     assert not [m for m in check_settings() if m.id == "tokenauth.E007"]
+
+
+# --- logout clears the cookie only for a request that carried a token ---------------------
+
+
+@pytest.mark.parametrize("body", ["", "{}", "refresh_token="])
+def test_cookie_mode_logout_from_a_foreign_page_sets_no_cookie(
+    client: Client, user: Any, tokenauth_settings: Any, body: str
+) -> None:
+    tokenauth_settings(REFRESH_COOKIE={})
+    post_json(client, "/auth/login/", {"username": user.username, "password": PASSWORD}, **BROWSER)
+    before = RefreshTokenFamily.objects.values().get()
+    stranger = Client()  # the victim's browser sends no cookie to the attacker's request
+
+    response = stranger.post(
+        "/auth/logout/",
+        body,
+        content_type="text/plain",
+        HTTP_ORIGIN="https://evil.example",
+    )
+
+    assert response.status_code < 500, response.content
+    assert not response.cookies, response.cookies.output()
+    assert not response.has_header("Set-Cookie")
+    assert RefreshTokenFamily.objects.values().get() == before
+
+
+def test_cookie_mode_logout_with_the_cookie_and_csrf_proof_clears_it(
+    client: Client, user: Any, tokenauth_settings: Any
+) -> None:
+    tokenauth_settings(REFRESH_COOKIE={})
+    body = {"username": user.username, "password": PASSWORD}
+    assert post_json(client, "/auth/login/", body, **BROWSER).status_code == 200
+    assert client.cookies[COOKIE].value
+
+    response = post_json(client, "/auth/logout/", {}, **BROWSER)
+
+    assert response.status_code == 204, response.content
+    cookie = response.cookies[COOKIE]
+    assert cookie.value == ""
+    assert str(cookie["max-age"]) == "0"
+    assert cookie["path"] == "/auth/"
+    family = RefreshTokenFamily.objects.get(user=user)
+    assert family.revocation_reason == RevocationReason.LOGOUT

@@ -269,6 +269,17 @@ def test_dpop_algorithms_narrows_what_is_accepted(tokenauth_settings: Any) -> No
     assert check(Signer("ES256").proof()).jkt
 
 
+def test_a_header_accepted_before_is_refused_once_its_alg_is_not(
+    tokenauth_settings: Any,
+) -> None:
+    signer = Signer("EdDSA")  # the same header on every proof: its parse is kept
+    assert check(signer.proof()).jkt == signer.jkt
+
+    tokenauth_settings(DPOP_ALGORITHMS=["ES256"])
+
+    refused(signer.proof())
+
+
 def test_a_crit_header_is_refused(signer: Signer) -> None:
     refused(signer.proof(headers={"crit": ["exp"], "exp": 1}))
 
@@ -328,6 +339,18 @@ def test_rsa_1024_is_refused_even_when_it_signs_correctly() -> None:
     signer = Signer("RS256", key=new_key("RS256", rsa_bits=1024))
 
     assert "2048" in refused(signer.proof()).description
+
+
+def test_an_rsa_key_with_a_huge_exponent_is_refused() -> None:
+    """Every verify with a 2001-bit exponent costs 40 times one with 65537: a DoS lever."""
+    signer = Signer("RS256")
+    n = signer.key.public_key().public_numbers().n
+    e = (1 << 2000) + 1  # odd, and less than n: cryptography builds the key
+
+    huge = {**signer.jwk, "e": b64(e.to_bytes((e.bit_length() + 7) // 8, "big"))}
+
+    assert "exponent" in refused(signer.proof(headers={"jwk": huge})).description
+    assert e < n
 
 
 def test_rsa_2048_is_accepted() -> None:
@@ -681,16 +704,19 @@ def test_redis_a_replayed_proof_is_refused_by_another_cache_client(
 
 @requires_redis
 def test_redis_the_jti_is_kept_as_long_as_the_proof_is_acceptable(
-    signer: Signer, redis_cache: Any, tokenauth_settings: Any
+    signer: Signer, redis_cache: Any, tokenauth_settings: Any, settings: Any
 ) -> None:
     tokenauth_settings(CACHE_ALIAS="redis", LEEWAY=timedelta(seconds=5))
 
     check(signer.proof(), now=NOW + timedelta(seconds=20))
 
     client = redis_cache._cache.get_client()
-    (name,) = list(client.scan_iter(match="*tokenauth:dpop:jti:*"))
+    prefix = settings.CACHES["redis"]["KEY_PREFIX"]  # this process's, not another run's
+    (name,) = list(client.scan_iter(match=f"{prefix}:*tokenauth:dpop:jti:*"))
     # iat + 60 s + 5 s is 45 s away; a second more for the rounding, never much more.
     assert 45 <= client.ttl(name) <= 47
+    # Written under Django's key scheme (KEY_PREFIX, version): the cache API reads it too.
+    assert redis_cache.get(name.decode().split(":", 2)[2]) == 1
 
 
 @requires_redis

@@ -4,17 +4,21 @@ statement counts of every revocation mode."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from typing import Any
 
 import pytest
 from django.core.cache import caches
 from django.test import Client
+from jwcrypto import jwk as jwcrypto_jwk
 
-from tests.conftest import UNREACHABLE_REDIS, post_json
-from tests.dpop_proofs import MISSING, Signer, new_key, proof_for
+from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis
+from tests.dpop_proofs import MISSING, Signer, b64, new_key, proof_for, raw_jws
 from tests.factories import PASSWORD
 from tests.test_query_budgets import statements
+from tokenauth.dpop import access_token_hash
 
 ME = "http://testserver/api/me/"
 LOGIN = "http://testserver/auth/login/"
@@ -128,7 +132,26 @@ def _resource_proofs(signer: Signer, access_token: str) -> dict[str, Any]:
         key = Signer("RS256", key=new_key("RS256", rsa_bits=1024))
         return proof_for(key, ME, method="GET", access_token=access_token)
 
+    def hmac_alg() -> str:
+        header = {"typ": "dpop+jwt", "alg": "HS256", "jwk": {"kty": "oct", "k": b64(b"k" * 32)}}
+        claims = {"jti": "j", "htm": "GET", "htu": ME, "iat": int(time.time())}
+        claims["ath"] = access_token_hash(access_token)
+        unsigned = raw_jws(header, claims).rpartition(".")[0]
+        mac = hmac.new(b"k" * 32, unsigned.encode(), hashlib.sha256).digest()
+        return f"{unsigned}.{b64(mac)}"
+
+    def private_d() -> str:
+        jwk = jwcrypto_jwk.JWK.from_pyca(signer.key).export(as_dict=True, private_key=True)
+        key = Signer("ES256", key=signer.key, jwk=jwk)
+        return proof_for(key, ME, method="GET", access_token=access_token)
+
     return {
+        "HMAC alg": hmac_alg,
+        "private d in the jwk": private_d,
+        "typ JWT": lambda: proof_for(
+            signer, ME, method="GET", access_token=access_token, headers={"typ": "JWT"}
+        ),
+        "no jti": get(jti=MISSING),
         "missing proof": lambda: None,
         "missing ath": get(ath=MISSING),
         "wrong ath": get(ath="A" * 43),
@@ -288,3 +311,47 @@ def test_logout_all_and_sessions_take_a_bound_token(
         "/auth/logout-all/", HTTP_AUTHORIZATION=f"DPoP {access_token}", HTTP_DPOP=proof
     )
     assert response.status_code == 204, response.content
+
+
+@requires_redis
+def test_a_replay_is_refused_through_a_shared_redis_cache(
+    client: Client, user: Any, signer: Signer, tokenauth_settings: Any
+) -> None:
+    tokenauth_settings(CACHE_ALIAS="redis")
+    access_token = tokens(client, user, signer)["access_token"]
+    proof = proof_for(signer, ME, method="GET", access_token=access_token)
+
+    assert get_me(client, f"DPoP {access_token}", proof).status_code == 200
+    assert_challenged(get_me(client, f"DPoP {access_token}", proof), "invalid_dpop_proof")
+
+
+@pytest.mark.parametrize("cnf", ["a-string", {}, {"jkt": 7}, {"jkt": ""}, {"jkt": "x" * 65}, None])
+def test_a_token_with_a_malformed_cnf_is_never_a_bearer_token(cnf: Any) -> None:
+    import jwt
+
+    from tokenauth import keys
+    from tokenauth.access import InvalidAccessToken, decode_access_token
+
+    signing = keys.get_key_set().signing
+    now = int(time.time())
+    claims = {"sub": "1", "sid": "A" * 22, "pwv": "p", "jti": "j", "iat": now, "exp": now + 60}
+    access_token = jwt.encode(
+        {**claims, "cnf": cnf},
+        signing.signing_key,
+        algorithm=signing.algorithm,
+        headers={"typ": "at+jwt", "kid": signing.kid},
+    )
+    assert (
+        decode_access_token(
+            jwt.encode(
+                claims,
+                signing.signing_key,
+                algorithm=signing.algorithm,
+                headers={"typ": "at+jwt", "kid": signing.kid},
+            )
+        ).dpop_jkt
+        is None
+    )
+
+    with pytest.raises(InvalidAccessToken):
+        decode_access_token(access_token)

@@ -168,7 +168,7 @@ def test_the_multi_process_proof_keeps_refresh_tokens_in_the_body() -> None:
     # Its clients send JSON without the cookie mode's CSRF headers and read refresh_token from
     # the body: the example's cookie mode (for the demo page) must not reach it.
     show = (
-        "import json; from benchmarks.proof import settings as s; "
+        "import json; from tests.proof import settings as s; "
         "print(json.dumps([s.DEBUG, s.TOKENAUTH['REFRESH_COOKIE']]))"
     )
     completed = run("-c", show)

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tests.admin_pages import CHANGELIST, staff
-from tests.conftest import post_json
+from tests.conftest import BROWSER, COOKIE, post_json, post_login
 from tests.factories import PASSWORD, UserFactory
 from tests.test_admin_actions import _choose, _confirm
 from tokenauth import service, signals, testing
@@ -45,8 +45,6 @@ urlpatterns = [
 ]
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
 
-BROWSER = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": "http://testserver"}
-COOKIE = "__Secure-tokenauth-refresh"
 STANDARD_FIELDS = {"access_token", "token_type", "expires_in", "refresh_token_expires_in"}
 
 
@@ -71,11 +69,6 @@ def _claims_seen(client: Client, access_token: str) -> dict[str, Any]:
     response = client.get("/api/claims/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
     assert response.status_code == 200, response.content
     return response.json()["extra"]
-
-
-def _login(client: Client, user: Any, **extra: Any) -> Any:
-    body = {"username": user.username, "password": PASSWORD}
-    return post_json(client, "/auth/login/", body, **extra)
 
 
 def _form(client: Client, body: dict[str, str]) -> Any:
@@ -107,14 +100,14 @@ def test_the_readme_examples_work_as_documented(
     for name in ("support", "auditor"):
         user.groups.add(Group.objects.create(name=name))
 
-    body = _login(client, user).json()
+    body = post_login(client, user).json()
 
     assert body["user"] == {"id": user.pk, "username": user.username, "email": user.email}
     assert _claims_seen(client, body["access_token"]) == {"roles": ["auditor", "support"]}
 
 
 def test_without_the_hook_request_auth_extra_is_empty(client: Client, user: Any) -> None:
-    body = _login(client, user).json()
+    body = post_login(client, user).json()
 
     assert _claims_seen(client, body["access_token"]) == {}
 
@@ -125,7 +118,7 @@ def test_a_roles_claim_reaches_request_auth_extra_after_login_refresh_and_grace(
     user.is_staff = True
     user.save()
     expected = {"roles": ["admin"], "tenant": 7}
-    login = _login(client, user).json()
+    login = post_login(client, user).json()
     assert _claims_seen(client, login["access_token"]) == expected
 
     refreshed = post_json(client, "/auth/refresh/", {"refresh_token": login["refresh_token"]})
@@ -142,7 +135,7 @@ def test_a_roles_claim_reaches_request_auth_extra_after_login_refresh_and_grace(
 def test_the_hook_runs_at_every_mint_so_claims_follow_the_user(
     client: Client, user: Any, roles: None
 ) -> None:
-    login = _login(client, user).json()
+    login = post_login(client, user).json()
     assert _claims_seen(client, login["access_token"])["roles"] == ["reader"]
     user.is_staff = True
     user.save()
@@ -165,7 +158,7 @@ def test_a_dotted_path_is_imported(client: Client, user: Any, tokenauth_settings
     tokenauth_settings(ACCESS_TOKEN_CLAIMS=f"{__name__}.roles_claims")
 
     assert check_settings() == []
-    body = _login(client, user).json()
+    body = post_login(client, user).json()
     assert _claims_seen(client, body["access_token"]) == {"roles": ["reader"], "tenant": 7}
 
 
@@ -176,7 +169,7 @@ def test_a_reserved_claim_is_refused_and_the_login_leaves_no_family(
     tokenauth_settings(ACCESS_TOKEN_CLAIMS=lambda user: {"roles": [], name: "forged"})
 
     with pytest.raises(ImproperlyConfigured, match=rf"ACCESS_TOKEN_CLAIMS.*reserved.*\b{name}\b"):
-        _login(client, user)
+        post_login(client, user)
 
     assert not RefreshTokenFamily.objects.exists()
 
@@ -184,7 +177,7 @@ def test_a_reserved_claim_is_refused_and_the_login_leaves_no_family(
 def test_a_reserved_claim_is_refused_at_refresh_and_the_rotation_rolls_back(
     client: Client, user: Any, tokenauth_settings: Any
 ) -> None:
-    login = _login(client, user).json()
+    login = post_login(client, user).json()
     tokenauth_settings(ACCESS_TOKEN_CLAIMS=lambda user: {"sub": "1"})
 
     with pytest.raises(ImproperlyConfigured, match="reserved names sub"):
@@ -212,7 +205,7 @@ def test_a_bad_return_is_refused_at_mint_time(
     tokenauth_settings(ACCESS_TOKEN_CLAIMS=lambda user: returned)
 
     with pytest.raises(ImproperlyConfigured, match=f"ACCESS_TOKEN_CLAIMS.*{message}"):
-        _login(client, user)
+        post_login(client, user)
 
     assert not RefreshTokenFamily.objects.exists()
 
@@ -224,7 +217,7 @@ def test_claims_too_big_for_a_token_are_refused_at_mint_time(
     tokenauth_settings(ACCESS_TOKEN_CLAIMS=lambda user: {"roles": ["r" * 40] * 100})
 
     with pytest.raises(ImproperlyConfigured, match=r"ACCESS_TOKEN_CLAIMS.*too much"):
-        _login(client, user)
+        post_login(client, user)
 
     assert not RefreshTokenFamily.objects.exists()
 
@@ -236,7 +229,7 @@ def test_a_profile_is_added_to_the_login_refresh_and_token_responses(
     client: Client, user: Any, profile: None
 ) -> None:
     expected = {"id": user.pk, "username": user.username}
-    login = _login(client, user).json()
+    login = post_login(client, user).json()
     assert login["user"] == expected
     assert set(login) == {*STANDARD_FIELDS, "refresh_token", "user"}
 
@@ -262,7 +255,7 @@ def test_a_profile_is_added_in_cookie_mode_too(
     tokenauth_settings(REFRESH_COOKIE={})
     expected = {"id": user.pk, "username": user.username}
 
-    login = _login(client, user, **BROWSER)
+    login = post_login(client, user, **BROWSER)
     assert login.status_code == 200
     assert login.json() == {**login.json(), "user": expected}
     assert set(login.json()) == {*STANDARD_FIELDS, "user"}  # still no refresh_token
@@ -275,7 +268,7 @@ def test_a_profile_is_added_in_cookie_mode_too(
 
 
 def test_the_profile_is_not_in_the_access_token(client: Client, user: Any, profile: None) -> None:
-    body = _login(client, user).json()
+    body = post_login(client, user).json()
 
     assert _claims_seen(client, body["access_token"]) == {}
 
@@ -287,7 +280,7 @@ def test_a_reserved_response_field_is_refused_and_the_login_leaves_no_family(
     tokenauth_settings(TOKEN_RESPONSE_FIELDS=lambda user: {name: "x"})
 
     with pytest.raises(ImproperlyConfigured, match=rf"TOKEN_RESPONSE_FIELDS.*reserved.*\b{name}\b"):
-        _login(client, user)
+        post_login(client, user)
 
     assert not RefreshTokenFamily.objects.exists()
 
@@ -299,7 +292,7 @@ def test_a_reserved_response_field_is_refused_in_cookie_mode_too(
     tokenauth_settings(REFRESH_COOKIE={}, TOKEN_RESPONSE_FIELDS=lambda u: {"refresh_token": "x"})
 
     with pytest.raises(ImproperlyConfigured, match="reserved names refresh_token"):
-        _login(client, user, **BROWSER)
+        post_login(client, user, **BROWSER)
 
     assert not RefreshTokenFamily.objects.exists()
 
@@ -310,7 +303,7 @@ def test_a_bad_response_field_value_is_refused_at_mint_time(
     tokenauth_settings(TOKEN_RESPONSE_FIELDS=lambda user: {"joined": user.date_joined})
 
     with pytest.raises(ImproperlyConfigured, match=r"TOKEN_RESPONSE_FIELDS.*not JSON-serialisable"):
-        _login(client, user)
+        post_login(client, user)
 
     assert not RefreshTokenFamily.objects.exists()
 
@@ -349,7 +342,7 @@ def test_a_hook_that_cannot_be_called_is_e011_and_refuses_at_first_use(
     with pytest.raises(ImproperlyConfigured, match=rf"{key}.*tokenauth\.E011"):
         get_settings()
     with pytest.raises(ImproperlyConfigured, match="E011"):
-        _login(client, user)
+        post_login(client, user)
     assert not RefreshTokenFamily.objects.exists()
 
 
@@ -389,12 +382,6 @@ def sent() -> Any:
         getattr(signals, name).disconnect(dispatch_uid=f"test-ext-{name}")
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Any:
-    """Run what the block queued for after commit (the test's transaction never commits)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def _taken(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
     """The events so far, emptied; each has exactly its signal's arguments and no token."""
     taken = list(events)
@@ -419,7 +406,7 @@ def test_login_refresh_and_grace_signal_with_the_same_arguments(
     client: Client, user: Any, sent: Any, committed: Any
 ) -> None:
     with committed():
-        login = _login(client, user).json()
+        login = post_login(client, user).json()
     assert _taken(sent) == [("token_issued", {"user_id": user.pk, "family_public_id": _sid(login)})]
 
     with committed():
@@ -437,7 +424,7 @@ def test_login_refresh_and_grace_signal_with_the_same_arguments(
 def test_logout_sends_one_family_revoked(
     client: Client, user: Any, sent: Any, committed: Any
 ) -> None:
-    login = _login(client, user).json()
+    login = post_login(client, user).json()
     sent.clear()
 
     with committed():
@@ -459,8 +446,8 @@ def test_logout_sends_one_family_revoked(
 def test_logout_all_with_three_families_sends_three_family_revoked(
     client: Client, user: Any, sent: Any, committed: Any
 ) -> None:
-    bodies = [_login(client, user).json() for _ in range(3)]
-    _login(client, UserFactory())  # a stranger's family: no signal
+    bodies = [post_login(client, user).json() for _ in range(3)]
+    post_login(client, UserFactory())  # a stranger's family: no signal
     sent.clear()
 
     with committed():
@@ -483,7 +470,7 @@ def test_logout_all_with_three_families_sends_three_family_revoked(
 def test_reuse_sends_refresh_token_reused_with_the_attempts_ip_and_agent(
     client: Client, user: Any, sent: Any, committed: Any
 ) -> None:
-    login = _login(client, user).json()
+    login = post_login(client, user).json()
     post_json(client, "/auth/refresh/", {"refresh_token": login["refresh_token"]})
     sent.clear()
     thief = {"REMOTE_ADDR": "198.51.100.7", "HTTP_USER_AGENT": "thief/1.0"}
@@ -504,7 +491,7 @@ def test_reuse_sends_refresh_token_reused_with_the_attempts_ip_and_agent(
 def test_a_password_change_sends_one_family_revoked_per_family(
     client: Client, user: Any, sent: Any, committed: Any
 ) -> None:
-    bodies = [_login(client, user).json() for _ in range(2)]
+    bodies = [post_login(client, user).json() for _ in range(2)]
     sent.clear()
 
     with committed():
@@ -526,7 +513,7 @@ def test_a_password_change_sends_one_family_revoked_per_family(
 def test_an_admin_revoke_sends_one_family_revoked_per_family(
     client: Client, user: Any, sent: Any, committed: Any
 ) -> None:
-    bodies = [_login(client, user).json() for _ in range(2)]
+    bodies = [post_login(client, user).json() for _ in range(2)]
     families = list(RefreshTokenFamily.objects.order_by("pk"))
     revoker = staff("view_refreshtokenfamily", "revoke_refreshtokenfamily")
     page = _choose(revoker, "revoke_sessions", families)

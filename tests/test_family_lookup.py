@@ -174,7 +174,7 @@ def test_a_statement_compiled_for_another_user_model_is_never_reused(
     cache = _family_lookup._cache_of(connection)
     cache.clear()
     for statement in (_family_lookup._AUTHENTICATION, _family_lookup._ROTATION):
-        cache[(statement.kind, "custom_user.EmailUser")] = _another_models_statement()
+        cache[(statement.kind, "email_user.EmailUser")] = _another_models_statement()
 
     state, user = _family_lookup.family_and_user(family.public_id)  # type: ignore[misc]
     with transaction.atomic():
@@ -186,12 +186,12 @@ def test_a_statement_compiled_for_another_user_model_is_never_reused(
     assert set(cache) == {
         (kind, model)
         for kind in ("authentication", "rotation")
-        for model in (label, "custom_user.EmailUser")
+        for model in (label, "email_user.EmailUser")
     }
     for statement in (_family_lookup._AUTHENTICATION, _family_lookup._ROTATION):
         compiled = statement.compiled_on(connection, get_user_model())
         assert compiled is not None and compiled.user_model is get_user_model()
-        assert cache[(statement.kind, "custom_user.EmailUser")].sql == "SELECT 'never run'"  # type: ignore[union-attr]
+        assert cache[(statement.kind, "email_user.EmailUser")].sql == "SELECT 'never run'"  # type: ignore[union-attr]
 
 
 def _another_models_statement() -> _family_lookup._Compiled:

@@ -14,7 +14,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import post_json
+from tests.conftest import FORM, TOKEN_URLS, post_json
 from tests.factories import PASSWORD
 from tokenauth import _refresh_tokens, service
 from tokenauth.keys import get_key_set
@@ -22,10 +22,8 @@ from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db
 
-TOKEN_URLS = ["/auth/login/", "/auth/refresh/", "/auth/token/", "/auth/logout/", "/auth/revoke/"]
 FORM_URLS = ["/auth/token/", "/auth/revoke/"]
 FIELDS = ["username", "password", "refresh_token", "grant_type", "token", "token_type_hint"]
-FORM = "application/x-www-form-urlencoded"
 fuzz_settings = settings(
     max_examples=100,
     deadline=None,

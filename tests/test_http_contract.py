@@ -1,28 +1,26 @@
-"""DESIGN §3, row by row, through Django's test client."""
+"""DESIGN §3, row by row, through Django's test client.
+
+What protected resources answer (RFC 6750 §3) is tests/test_authentication.py's, and the
+statements each endpoint costs tests/test_query_budgets.py's (exact counts)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import jwt
 import pytest
-import time_machine
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import post_json
+from tests.conftest import FORM, START, TOKEN_URLS, bearer, credentials, post_form, post_json
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import _refresh_tokens
 from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db
 
-START = datetime(2030, 1, 1, tzinfo=timezone.utc)  # on a minute boundary: one throttle window
 TOKEN_FIELDS = {
     "access_token",
     "token_type",
@@ -39,30 +37,10 @@ SESSION_FIELDS = {
     "ip_address",
     "current",
 }
-FORM = "application/x-www-form-urlencoded"
 GRACE = timedelta(seconds=10)
-_TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def post_form(client: Client, url: str, data: dict[str, str], **extra: Any) -> Any:
-    return client.post(url, urlencode(data), content_type=FORM, **extra)
-
-
-def bearer(access_token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {access_token}"}
-
-
-def credentials(user: Any, password: str = PASSWORD) -> dict[str, str]:
-    return {"username": user.username, "password": password}
 
 
 def family_of(refresh_token: str) -> RefreshTokenFamily:
@@ -92,15 +70,6 @@ def assert_error(response: Any, status: int, error: str) -> dict[str, Any]:
     assert body["error"] == error
     assert isinstance(body["error_description"], str) and body["error_description"]
     return body
-
-
-def row_statements(context: CaptureQueriesContext) -> list[str]:
-    """DESIGN §5: budgets count statements that read or write rows, not transaction control."""
-    return [
-        query["sql"]
-        for query in context.captured_queries
-        if not _TRANSACTION_CONTROL.match(query["sql"])
-    ]
 
 
 def forged_refresh_token(public_id: str | None = None, generation: int = 0) -> str:
@@ -249,8 +218,6 @@ def test_login_get_is_405_with_an_error_body(client: Client) -> None:
 
 # --- bodies and content types -------------------------------------------------------------
 
-TOKEN_URLS = ["/auth/login/", "/auth/refresh/", "/auth/token/", "/auth/logout/", "/auth/revoke/"]
-
 
 @pytest.mark.parametrize("url", TOKEN_URLS)
 def test_bodies_over_16kb_are_413_before_parsing(client: Client, url: str) -> None:
@@ -309,6 +276,33 @@ def test_login_accepts_json_only(client: Client, user: Any) -> None:
 
     assert 400 <= response.status_code < 500
     assert "error" in response.json()
+
+
+def test_login_answers_json_to_a_client_that_accepts_html(client: Client, user: Any) -> None:
+    response = post_json(client, "/auth/login/", credentials(user), HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["token_type"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "error"),
+    [
+        ("/auth/login/", {"username": "nobody", "password": "wrong"}, "invalid_grant"),
+        ("/auth/login/", {"password": "no username"}, "invalid_request"),
+        ("/auth/refresh/", {"refresh_token": "tkrt_garbage"}, "invalid_grant"),
+    ],
+)
+def test_token_endpoint_errors_stay_rfc_shaped_for_a_client_that_accepts_html(
+    client: Client, db: None, url: str, body: dict[str, str], error: str
+) -> None:
+    response = post_json(client, url, body, HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert set(response.json()) == {"error", "error_description"}
+    assert response.json()["error"] == error
 
 
 # --- POST refresh/ ------------------------------------------------------------------------
@@ -882,203 +876,3 @@ def test_jwks_is_an_empty_key_set_for_hs256(client: Client) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"keys": []}
-
-
-# --- protected resources (RFC 6750 §3) ----------------------------------------------------
-
-
-def test_no_credentials_is_401_without_an_error_attribute(client: Client) -> None:
-    response = client.get("/api/me/")
-
-    assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
-
-
-@pytest.mark.parametrize(
-    "authorization",
-    ["Bearer not-a-jwt", "Bearer a.b.c", "Bearer", "Bearer   ", "Bearer a b", "bearer x.y.z"],
-)
-def test_bad_bearer_credentials_are_invalid_token(client: Client, authorization: str) -> None:
-    response = client.get("/api/me/", HTTP_AUTHORIZATION=authorization)
-
-    assert response.status_code == 401
-    challenge = response["WWW-Authenticate"]
-    assert re.fullmatch(
-        r'Bearer realm="api", error="invalid_token", error_description="[^"\\]+"', challenge
-    ), challenge
-
-
-@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "Bearer", "bEaReR"])
-def test_the_scheme_is_case_insensitive(
-    client: Client, user: Any, login: Callable[..., dict[str, Any]], scheme: str
-) -> None:
-    access_token = login(user)["access_token"]
-
-    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"{scheme} {access_token}")
-
-    assert response.status_code == 200
-
-
-def test_two_tokens_are_refused(
-    client: Client, user: Any, login: Callable[..., dict[str, Any]]
-) -> None:
-    access_token = login(user)["access_token"]
-
-    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {access_token} {access_token}")
-
-    assert response.status_code == 401
-    assert 'error="invalid_token"' in response["WWW-Authenticate"]
-
-
-@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Token abc123", "Digest x"])
-def test_other_schemes_are_left_to_other_classes(client: Client, authorization: str) -> None:
-    response = client.get("/api/me/", HTTP_AUTHORIZATION=authorization)
-
-    assert response.status_code == 401
-    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
-
-
-def test_an_expired_access_token_is_invalid_token(
-    client: Client, user: Any, login: Callable[..., dict[str, Any]], clock: Any
-) -> None:
-    access_token = login(user)["access_token"]
-    clock.shift(timedelta(minutes=15, seconds=1))
-
-    response = client.get("/api/me/", **bearer(access_token))
-
-    assert response.status_code == 401
-    assert 'error="invalid_token"' in response["WWW-Authenticate"]
-
-
-def test_a_refresh_token_is_not_an_access_token(
-    client: Client, user: Any, login: Callable[..., dict[str, Any]]
-) -> None:
-    refresh_token = login(user)["refresh_token"]
-
-    response = client.get("/api/me/", **bearer(refresh_token))
-
-    assert response.status_code == 401
-    assert 'error="invalid_token"' in response["WWW-Authenticate"]
-
-
-# --- query budgets (DESIGN §5) ------------------------------------------------------------
-
-
-def test_login_query_budget(client: Client, user: Any) -> None:
-    with CaptureQueriesContext(connection) as queries:
-        response = post_json(client, "/auth/login/", credentials(user))
-
-    assert_token_response(response)
-    assert len(row_statements(queries)) <= 4, row_statements(queries)
-
-
-def test_login_query_budget_with_the_throttle_on(
-    client: Client, user: Any, tokenauth_settings: Callable[..., None]
-) -> None:
-    tokenauth_settings(LOGIN_THROTTLE_RATE="10/min")
-
-    with CaptureQueriesContext(connection) as queries:
-        response = post_json(client, "/auth/login/", credentials(user))
-
-    assert_token_response(response)
-    assert len(row_statements(queries)) <= 4, row_statements(queries)
-
-
-def test_refresh_query_budget(
-    client: Client, user: Any, login: Callable[..., dict[str, Any]]
-) -> None:
-    refresh_token = login(user)["refresh_token"]
-
-    with CaptureQueriesContext(connection) as queries:
-        response = post_json(client, "/auth/refresh/", {"refresh_token": refresh_token})
-
-    assert_token_response(response)
-    assert len(row_statements(queries)) <= 3, row_statements(queries)
-
-
-def test_database_mode_authenticates_in_exactly_one_query(
-    client: Client, user: Any, login: Callable[..., dict[str, Any]]
-) -> None:
-    access_token = login(user)["access_token"]
-
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get("/api/whoami/", **bearer(access_token))
-
-    assert response.status_code == 200
-    assert response.json() == {"id": user.pk, "authenticated": True}
-    assert len(row_statements(queries)) == 1, row_statements(queries)
-
-
-@pytest.mark.parametrize("mode", ["cache", "none"])
-def test_cache_and_none_modes_authenticate_without_queries(
-    client: Client,
-    user: Any,
-    login: Callable[..., dict[str, Any]],
-    tokenauth_settings: Callable[..., None],
-    mode: str,
-) -> None:
-    tokenauth_settings(ACCESS_TOKEN_REVOCATION=mode)
-    access_token = login(user)["access_token"]
-
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get("/api/whoami/", **bearer(access_token))
-
-    assert response.status_code == 200
-    assert response.json() == {"id": user.pk, "authenticated": True}
-    assert row_statements(queries) == []
-
-
-@pytest.mark.parametrize("mode", ["cache", "none"])
-def test_lazy_user_is_loaded_once_when_a_view_needs_it(
-    client: Client,
-    user: Any,
-    login: Callable[..., dict[str, Any]],
-    tokenauth_settings: Callable[..., None],
-    mode: str,
-) -> None:
-    tokenauth_settings(ACCESS_TOKEN_REVOCATION=mode)
-    access_token = login(user)["access_token"]
-
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get("/api/me/", **bearer(access_token))
-
-    assert response.status_code == 200
-    assert response.json() == {"id": user.pk, "username": user.username}
-    assert len(row_statements(queries)) == 1, row_statements(queries)
-
-
-def test_cache_mode_refuses_an_access_token_after_logout(
-    client: Client,
-    user: Any,
-    login: Callable[..., dict[str, Any]],
-    tokenauth_settings: Callable[..., None],
-    django_capture_on_commit_callbacks: Any,
-) -> None:
-    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache")
-    tokens = login(user)
-    with django_capture_on_commit_callbacks(execute=True):  # the marker is written on commit
-        post_json(client, "/auth/logout/", {"refresh_token": tokens["refresh_token"]})
-
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get("/api/whoami/", **bearer(tokens["access_token"]))
-
-    assert response.status_code == 401
-    assert 'error="invalid_token"' in response["WWW-Authenticate"]
-    assert row_statements(queries) == []
-
-
-@pytest.mark.parametrize("mode", ["cache", "none"])
-def test_lazy_user_that_no_longer_exists_is_401(
-    client: Client,
-    user: Any,
-    login: Callable[..., dict[str, Any]],
-    tokenauth_settings: Callable[..., None],
-    mode: str,
-) -> None:
-    tokenauth_settings(ACCESS_TOKEN_REVOCATION=mode)
-    access_token = login(user)["access_token"]
-    type(user).objects.filter(pk=user.pk).delete()
-
-    response = client.get("/api/me/", **bearer(access_token))
-
-    assert response.status_code == 401

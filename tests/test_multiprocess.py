@@ -37,11 +37,11 @@ else:
     pytest.importorskip("psycopg", reason="needs psycopg (in the test extras)")
 redis = pytest.importorskip("redis", reason="needs redis-py (in the test extras)")
 
-from benchmarks.proof import database, faults, load  # noqa: E402
-from benchmarks.proof.client import ProofClient, Reply, token_generation  # noqa: E402
-from benchmarks.proof.server import Gunicorn  # noqa: E402
-from benchmarks.proof.tcp_proxy import TcpProxy  # noqa: E402
-from benchmarks.proof.users import PASSWORD  # noqa: E402
+from tests.proof import database, faults, load  # noqa: E402
+from tests.proof.client import ProofClient, Reply, token_generation  # noqa: E402
+from tests.proof.server import Gunicorn  # noqa: E402
+from tests.proof.tcp_proxy import TcpProxy  # noqa: E402
+from tests.proof.users import PASSWORD  # noqa: E402
 
 pytestmark = [requires_server_database, requires_redis]
 

@@ -13,12 +13,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
 
-from tests.conftest import UNREACHABLE_REDIS, post_json, private_pem
+from tests.conftest import FORM, UNREACHABLE_REDIS, bearer, post_form, post_json, private_pem
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import serializers as tokenauth_serializers
 from tokenauth import views as tokenauth_views
@@ -29,7 +28,6 @@ jsonschema = pytest.importorskip("jsonschema", reason="needs jsonschema (drf-spe
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
-FORM = "application/x-www-form-urlencoded"
 ORIGIN = "http://testserver"
 CSRF_PROOF = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest", "HTTP_ORIGIN": ORIGIN}
 TOKENAUTH_OPERATIONS = {
@@ -306,14 +304,6 @@ def conforms(schema: dict[str, Any], method: str, path: str, response: Any) -> N
     if "examples" in media:  # error responses: the codes this status can carry
         codes = {example["value"]["error"] for example in media["examples"].values()}
         assert body["error"] in codes, (method, path, status, body)
-
-
-def post_form(client: Client, url: str, data: dict[str, str], **extra: Any) -> Any:
-    return client.post(url, urlencode(data), content_type=FORM, **extra)
-
-
-def bearer(access_token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {access_token}"}
 
 
 BIG = {"padding": "x" * 17_000}

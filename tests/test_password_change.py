@@ -17,7 +17,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 from django.test import Client
 
-from tests.conftest import post_json, requires_redis
+from tests.conftest import bearer, post_json, requires_redis
 from tests.factories import PASSWORD, UserFactory
 from tokenauth._fingerprints import password_version
 from tokenauth.models import RefreshTokenFamily, RevocationReason
@@ -62,12 +62,6 @@ def mode(request: pytest.FixtureRequest, tokenauth_settings: Callable[..., None]
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    """A block whose on_commit callbacks (signals, cache markers) run when it ends."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
 def outdated_user(settings: Any) -> Any:
     """A user whose stored hash is current now and outdated once ``raise_iterations()`` ran."""
     settings.PASSWORD_HASHERS = [WEAK]
@@ -80,10 +74,6 @@ def raise_iterations(settings: Any) -> Callable[[], None]:
         settings.PASSWORD_HASHERS = [STRONG]
 
     return _raise
-
-
-def bearer(access_token: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {access_token}"}
 
 
 def refresh(client: Client, tokens: dict[str, Any]) -> Any:

@@ -34,7 +34,11 @@ def login_body(client: Client, user: Any) -> dict[str, Any]:
     return post_json(client, "/auth/login/", body).json()
 
 
-def test_login_is_three_statements(client: Client, user: Any) -> None:
+@pytest.mark.parametrize("throttle_rate", [None, "10/min"])
+def test_login_is_three_statements(
+    client: Client, user: Any, tokenauth_settings: Any, throttle_rate: str | None
+) -> None:
+    tokenauth_settings(LOGIN_THROTTLE_RATE=throttle_rate)  # the throttle counts in the cache
     body = {"username": user.username, "password": PASSWORD}
 
     response, sql = statements(lambda: post_json(client, "/auth/login/", body))

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import time_machine
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import MD5PasswordHasher, PBKDF2PasswordHasher, make_password
-from django.core.cache import caches
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tests.conftest import IP, NEW_SECRET_KEY, OLD_SECRET_KEY, UA
 from tests.factories import PASSWORD, UserFactory
-from tokenauth import _receivers, _revocation_cache, service
+from tokenauth import _receivers, service
 from tokenauth._fingerprints import password_version
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidRefreshToken, IssuedTokens
-
-IP = "203.0.113.10"
-UA = "pytest-agent/1.0"
-OLD_SECRET_KEY = "old-tests-secret-key-that-is-long-enough-for-hmac-0123456789"
-NEW_SECRET_KEY = "new-tests-secret-key-that-is-long-enough-for-hmac-9876543210"
 
 
 class WeakPBKDF2PasswordHasher(PBKDF2PasswordHasher):
@@ -58,17 +52,12 @@ def _reasons(*tokens: IssuedTokens) -> list[str]:
 
 
 @pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-@pytest.fixture
 def sessions(user: Any) -> tuple[IssuedTokens, IssuedTokens, IssuedTokens]:
     """Two of the user's families and one of a stranger's."""
     return _login(user), _login(user), _login(UserFactory())
 
 
-# --- password change ---------------------------------------------------------------------
+# --- password change ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("update_fields", [None, ["password"], ["password", "email"]])
@@ -143,7 +132,7 @@ def test_password_change_from_an_outdated_hash_still_revokes(
     assert _family(tokens).revocation_reason == RevocationReason.PASSWORD_CHANGED
 
 
-# --- deactivation ------------------------------------------------------------------------
+# --- deactivation -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("update_fields", [None, ["is_active"], ["is_active", "email"]])
@@ -381,7 +370,7 @@ def test_a_nested_window_ends_with_its_block(db: None, settings: Any) -> None:
     assert _refresh(tokens).refresh_token
 
 
-# --- QuerySet.update bypasses signals ----------------------------------------------------
+# --- QuerySet.update bypasses signals -----------------------------------------------------
 
 
 def test_queryset_update_of_password_is_caught_at_the_next_refresh(
@@ -409,52 +398,32 @@ def test_queryset_update_of_password_is_caught_at_the_next_refresh(
     assert _family(mine_b).revocation_reason == RevocationReason.PASSWORD_CHANGED
 
 
-# --- cache mode --------------------------------------------------------------------------
+# --- cache mode ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cache_mode(tokenauth_settings: Callable[..., None]) -> Iterator[None]:
-    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache")
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
+# --- a save that fails after pre_save leaves no pending revocation ------------------------
 
 
-@pytest.mark.usefixtures("cache_mode")
-@pytest.mark.parametrize("change", ["password", "deactivate"])
-def test_cache_mode_writes_revocation_markers_on_commit(
-    user: Any,
-    sessions: tuple[IssuedTokens, IssuedTokens, IssuedTokens],
-    django_capture_on_commit_callbacks: Any,
-    change: str,
+def test_a_failed_save_then_an_unrelated_save_revokes_nothing(
+    user: Any, revoked_events: list[dict[str, Any]], django_capture_on_commit_callbacks: Any
 ) -> None:
-    mine_a, mine_b, stranger = sessions
+    tokens = service.login(user=user, ip=IP, user_agent=UA)
+    other = UserFactory()
+    username = user.username
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        if change == "password":
-            user.set_password("a brand new password")
-        else:
-            user.is_active = False
+    user.is_active = False  # pre_save notes a deactivation ...
+    user.username = other.username  # ... then the UPDATE breaks the unique constraint
+    with pytest.raises(IntegrityError), transaction.atomic():
         user.save()
-    assert not _revocation_cache.is_revoked(mine_a.family_public_id)  # not before commit
-    for callback in callbacks:
-        callback()
 
-    assert _revocation_cache.is_revoked(mine_a.family_public_id)
-    assert _revocation_cache.is_revoked(mine_b.family_public_id)
-    assert not _revocation_cache.is_revoked(stranger.family_public_id)
+    user.is_active = True
+    user.username = username
+    user.first_name = "Alice"
+    with django_capture_on_commit_callbacks(execute=True):
+        user.save(update_fields=["first_name"])
 
-
-@pytest.mark.usefixtures("cache_mode")
-def test_cache_markers_live_as_long_as_an_access_token(
-    user: Any,
-    sessions: tuple[IssuedTokens, IssuedTokens, IssuedTokens],
-    committed: Callable[[], Any],
-) -> None:
-    mine_a, _, _ = sessions
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        with committed():
-            user.set_password("a brand new password")
-            user.save()
-        traveller.shift(timedelta(minutes=14))
-        assert _revocation_cache.is_revoked(mine_a.family_public_id)
+    family = RefreshTokenFamily.objects.get(public_id=tokens.family_public_id)
+    assert family.revoked_at is None
+    assert family.revocation_reason == ""
+    assert revoked_events == []
+    assert service.refresh(refresh_token=tokens.refresh_token, ip=IP, user_agent=UA)

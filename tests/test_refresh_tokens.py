@@ -10,12 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import NEW_SECRET_KEY, OLD_SECRET_KEY
 from tokenauth import _refresh_tokens, service
 from tokenauth._refresh_tokens import ParsedRefreshToken, make_refresh_token, parse, verify
 from tokenauth.models import RefreshTokenFamily
 
-OLD_SECRET_KEY = "old-tests-secret-key-that-is-long-enough-for-hmac-0123456789"
-NEW_SECRET_KEY = "new-tests-secret-key-that-is-long-enough-for-hmac-9876543210"
 URL_SAFE = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)
 
 

@@ -14,26 +14,20 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.contrib.auth.signals import user_logged_in
-from django.db import connection, transaction
 from django.http import HttpRequest
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tests.conftest import IP, NEW_SECRET_KEY, OLD_SECRET_KEY
 from tests.factories import UserFactory
 from tokenauth import _refresh_tokens, service, signals
-from tokenauth._client_info import Client
-from tokenauth._family import Refusal, rotate
 from tokenauth._fingerprints import password_version
 from tokenauth.access import decode_access_token
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 from tokenauth.service import InvalidCredentials, InvalidRefreshToken, IssuedTokens
 
-IP = "203.0.113.10"
 UA = "Mozilla/5.0 (X11; Linux x86_64) pytest"
 T0 = datetime(2031, 3, 1, 12, 0, tzinfo=dt_timezone.utc)  # far from the real clock on purpose
 GRACE = timedelta(seconds=10)  # the default REUSE_GRACE_PERIOD
-OLD_SECRET_KEY = "old-tests-secret-key-that-is-long-enough-for-hmac-0123456789"
-NEW_SECRET_KEY = "new-tests-secret-key-that-is-long-enough-for-hmac-9876543210"
 SIGNAL_NAMES = ("token_issued", "token_refreshed", "family_revoked", "refresh_token_reused")
 
 
@@ -82,12 +76,6 @@ def received() -> Iterator[dict[str, list[dict[str, Any]]]]:
     yield events
     for name in SIGNAL_NAMES:
         getattr(signals, name).disconnect(dispatch_uid=f"test-{name}")
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[[], Any]:
-    """``with committed():`` runs what the block queued for commit (signals, cache markers)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
 
 
 # --- login and issue ---------------------------------------------------------------------
@@ -361,41 +349,6 @@ def test_grace_replay_returns_the_same_successor_and_changes_no_row(
     # The family stays one chain: the shared successor rotates normally.
     third = _refresh(second.refresh_token, now + timedelta(minutes=1, seconds=6))
     assert _family(third).generation == 2
-
-
-def test_a_rotation_that_loses_its_compare_and_set_reads_the_family_again(user: Any) -> None:
-    """Fed a family read before another rotation committed, the compare-and-set changes no
-    row; the re-read must see that rotation and answer with its successor (grace)."""
-    now = timezone.now() - timedelta(minutes=2)
-    first = _login(user, now)
-    parsed = _refresh_tokens.parse(first.refresh_token)
-    assert parsed is not None
-    stale = RefreshTokenFamily.objects.select_related("user").get(pk=_family(first).pk)
-    second = _refresh(first.refresh_token, now + timedelta(seconds=1))
-
-    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        outcome = rotate(stale, parsed.generation, Client(IP, UA), now + timedelta(seconds=2))
-
-    assert isinstance(outcome, IssuedTokens), outcome
-    assert outcome.refresh_token == second.refresh_token
-    # The UPDATE that changed nothing and the locked re-read; the user is the one read before.
-    assert len(queries.captured_queries) == 2, queries.captured_queries
-    assert _family(first).generation == 1
-
-
-def test_a_rotation_that_loses_to_a_logout_sees_the_revocation(user: Any) -> None:
-    now = timezone.now() - timedelta(minutes=2)
-    first = _login(user, now)
-    parsed = _refresh_tokens.parse(first.refresh_token)
-    assert parsed is not None
-    stale = _family(first)
-    service.logout(refresh_token=first.refresh_token, ip=IP, user_agent=UA, now=now)
-
-    with transaction.atomic():
-        outcome = rotate(stale, parsed.generation, Client(IP, UA), now + timedelta(seconds=1))
-
-    assert outcome is Refusal.REVOKED
-    assert _family(first).revocation_reason == RevocationReason.LOGOUT
 
 
 def test_grace_replay_does_not_extend_the_window(user: Any) -> None:

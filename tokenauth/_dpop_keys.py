@@ -17,6 +17,9 @@ from jwt.algorithms import Algorithm
 __all__ = ["InvalidProofKey", "ProofKey", "proof_key", "thumbprint"]
 
 MIN_RSA_BITS = 2048  # RFC 7518 §3.3, as for our own RSA signing keys (tokenauth.keys)
+# Every real key uses 65537. A 2000-bit exponent makes each verify cost 40 times as much: a
+# few KB of header would buy an attacker milliseconds of CPU. Go's crypto/rsa caps it alike.
+MAX_RSA_EXPONENT = 2**32
 
 # alg → (kty, crv or None, the RFC 7638 required members besides kty, coordinate bytes).
 _KEY_TYPES: dict[str, tuple[str, str | None, tuple[str, ...], int | None]] = {
@@ -101,6 +104,8 @@ def _check_type(alg: str, public_key: object) -> None:
             raise InvalidProofKey(f"{alg} needs an RSA public key")
         if public_key.key_size < MIN_RSA_BITS:
             raise InvalidProofKey(f"{alg} needs an RSA key of {MIN_RSA_BITS} bits or more")
+        if public_key.public_numbers().e > MAX_RSA_EXPONENT:
+            raise InvalidProofKey("the RSA public exponent is too large")
     elif alg == "EdDSA":
         if not isinstance(public_key, ed25519.Ed25519PublicKey):
             raise InvalidProofKey("EdDSA needs an Ed25519 public key")

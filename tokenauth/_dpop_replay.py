@@ -6,7 +6,8 @@ import hashlib
 import logging
 import math
 
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from tokenauth._exceptions import TemporarilyUnavailable
 from tokenauth.settings import get_settings
@@ -36,9 +37,21 @@ def first_use(*, jkt: str, jti: str, seconds: float) -> bool:
     digest = hashlib.sha256(f"{jkt}:{jti}".encode("utf-8", "surrogatepass")).hexdigest()
     timeout = max(1, math.ceil(seconds))
     try:
-        return bool(cache.add(f"tokenauth:dpop:jti:{digest}", 1, timeout=timeout))
+        return _add(cache, f"tokenauth:dpop:jti:{digest}", timeout)
     except Exception as exc:  # redis.ConnectionError, pymemcache errors, ...: no common base
         logger.error("tokenauth: DPoP replay cache unavailable: %r", exc)
         if conf.cache_failure == "closed":
             raise ReplayCacheUnavailable("DPoP replay cache unavailable") from exc
         return True
+
+
+def _add(cache: BaseCache, key: str, timeout: int) -> bool:
+    if not isinstance(cache, RedisCache):
+        return bool(cache.add(key, 1, timeout=timeout))
+    # Django's RedisCache builds a client object per call, which costs more than the SET
+    # itself; one per cache object (one per thread and alias) shares the connection pool.
+    # A plain integer is what Django's own serializer writes for 1: get() reads it back.
+    client = cache.__dict__.get("_tokenauth_client") or cache._cache.get_client(write=True)
+    cache.__dict__["_tokenauth_client"] = client
+    name = cache.make_and_validate_key(key)
+    return bool(client.set(name, 1, nx=True, ex=timeout))

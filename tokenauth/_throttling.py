@@ -213,7 +213,7 @@ def _warn_shared_bucket() -> None:
     logger.warning(
         "tokenauth: a login came without a client IP or from a loopback address while "
         "REST_FRAMEWORK['NUM_PROXIES'] is unset: behind a proxy every client shares one "
-        "login-throttle bucket. See the README's deployment checklist."
+        "login-throttle bucket. See the deployment checklist (docs/deployment.md)."
     )
 
 

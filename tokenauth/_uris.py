@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["normalised_uri"]
@@ -17,6 +18,8 @@ _PERCENT = re.compile(r"%([0-9A-Fa-f]{2})", re.ASCII)
 _NORMAL_ALREADY = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*", re.ASCII)  # no "%", nothing to do
 
 
+# The same few URIs come again and again (each endpoint's, each client's htu for it).
+@functools.lru_cache(maxsize=256)
 def normalised_uri(uri: str) -> str | None:
     """``scheme://authority/path`` of ``uri`` in normal form, without query and fragment;
     None when it is no absolute URI with an authority (or its port is not a number).
@@ -90,6 +93,8 @@ def _percent_encoding(component: str) -> str:
 
 def _remove_dot_segments(path: str) -> str:
     """RFC 3986 §5.2.4, step by step."""
+    if "/." not in path and not path.startswith("."):
+        return path  # no dot segment: most paths
     output: list[str] = []
     while path:
         if path.startswith("../"):

@@ -7,6 +7,7 @@ The key's details live in ``_dpop_keys``, the ``htu`` normal form in ``_uris``, 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -94,7 +95,7 @@ def check_proof(
     """
     conf = get_settings()
     header_segment, payload_segment, signature_segment = _segments(proof)
-    key = _key(_json_object(header_segment), conf)
+    key = _header_key(header_segment, conf.dpop_algorithms)
     signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
     if not key.verify(signing_input, _decoded(signature_segment)):
         raise _refused("The DPoP proof's signature does not verify with its jwk.")
@@ -160,13 +161,17 @@ def _json_object(segment: str) -> dict[str, object]:
     return value
 
 
-def _key(header: dict[str, object], conf: TokenAuthSettings) -> ProofKey:
+# A client sends the same header (typ, alg, jwk) with every proof: its parse and key are kept,
+# so a proof costs one signature check and one cache add. Only keys that passed are kept.
+@functools.lru_cache(maxsize=256)
+def _header_key(header_segment: str, algorithms: tuple[str, ...]) -> ProofKey:
+    header = _json_object(header_segment)
     typ = header.get("typ")
     if not isinstance(typ, str) or typ.lower() not in _TYP:
         raise _refused("The DPoP proof's typ must be dpop+jwt.")
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in conf.dpop_algorithms:
-        raise _refused(f"The DPoP proof's alg must be one of {' '.join(conf.dpop_algorithms)}.")
+    if not isinstance(alg, str) or alg not in algorithms:
+        raise _refused(f"The DPoP proof's alg must be one of {' '.join(algorithms)}.")
     if "crit" in header or header.get("b64", True) is not True:
         raise _refused("The DPoP proof has a header parameter we do not understand.")
     if "jwk" not in header:

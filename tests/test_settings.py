@@ -1,4 +1,5 @@
-"""An E-level TOKENAUTH value refuses to run at its first use, never a default in its place.
+"""Reading ``TOKENAUTH`` (``tokenauth.settings``): one typed object that follows overrides, and
+an E-level value that refuses to run at its first use, never a default in its place.
 
 Servers (gunicorn, uwsgi) never run ``manage.py check``: a value the checks refuse must not
 quietly become a default there (DESIGN §2). Warnings never refuse anything.
@@ -15,7 +16,7 @@ import time_machine
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, override_settings
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -114,6 +115,31 @@ def _error(exc: pytest.ExceptionInfo[ImproperlyConfigured]) -> str:
     return str(exc.value)
 
 
+# --- the settings object follows the setting ----------------------------------------------
+
+
+def test_get_settings_reflects_overrides(settings: Any) -> None:
+    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=20)}
+    assert get_settings().access_token_lifetime == timedelta(minutes=20)
+
+    settings.TOKENAUTH = {"ACCESS_TOKEN_LIFETIME": timedelta(minutes=30), "ISSUER": "https://a"}
+    assert get_settings().access_token_lifetime == timedelta(minutes=30)
+    assert get_settings().issuer == "https://a"
+
+    with override_settings(TOKENAUTH={"ACCESS_TOKEN_REVOCATION": "none"}):
+        assert get_settings().access_token_revocation == "none"
+        assert get_settings().access_token_lifetime == timedelta(minutes=15)
+    assert get_settings().access_token_revocation == "database"
+    assert get_settings().access_token_lifetime == timedelta(minutes=30)
+
+
+def test_tokenauth_settings_fixture_merges_and_reloads(tokenauth_settings: Any) -> None:
+    tokenauth_settings(ACCESS_TOKEN_REVOCATION="cache")
+
+    assert get_settings().access_token_revocation == "cache"
+    assert get_settings().login_throttle_rate is None  # kept from tests/settings.py
+
+
 # --- first use refuses; the checks report -------------------------------------------------
 
 
@@ -191,7 +217,7 @@ def test_e010_follows_caches(settings: Any) -> None:
     assert get_settings().cache_alias == "shared"
 
 
-# --- through HTTP: the request that first uses the setting refuses -----------------------
+# --- through HTTP: the request that first uses the setting refuses ------------------------
 
 HTTP_REFUSED = [
     _refused({"AUDIENCE": {"api", "admin"}}, "AUDIENCE", "E002"),
@@ -462,3 +488,38 @@ def test_the_test_settings_stay_clean_for_manage_py_check() -> None:
     # tests/settings.py: LocMem, DEBUG off, the throttle and DPoP off: no W003, no W005.
     call_command("check")
     assert check_settings() == []
+
+
+# --- LOGIN_THROTTLE_RATE reads periods as DRF does ----------------------------------------
+
+
+def _error_ids(messages: list[Any]) -> list[str]:
+    return [message.id for message in messages]
+
+
+@pytest.mark.parametrize(
+    ("rate", "parsed"),
+    [
+        ("10/minute", (10, 60)),
+        ("5/second", (5, 1)),
+        ("100/hour", (100, 3600)),
+        ("1000/day", (1000, 86400)),
+        ("10/min", (10, 60)),
+    ],
+)
+def test_drf_style_throttle_rates_are_accepted(
+    settings: Any, rate: str, parsed: tuple[int, int]
+) -> None:
+    settings.TOKENAUTH = {"LOGIN_THROTTLE_RATE": rate}
+
+    assert "tokenauth.E002" not in _error_ids(check_settings())
+    assert get_settings().login_throttle_rate == parsed
+
+
+def test_an_unknown_throttle_period_is_e002(settings: Any) -> None:
+    settings.TOKENAUTH = {"LOGIN_THROTTLE_RATE": "10/fortnight"}
+
+    messages = [m for m in check_settings() if m.id == "tokenauth.E002"]
+
+    assert len(messages) == 1
+    assert "LOGIN_THROTTLE_RATE" in messages[0].msg

@@ -1,4 +1,4 @@
-"""Create the proof's users: ``python -m benchmarks.proof.users NAME...`` (password below).
+"""Create the proof's users: ``python -m tests.proof.users NAME...`` (password below).
 
 One PBKDF2 hash (Django's default hasher, as the example project deploys) is computed once
 and shared, so creating dozens of users costs one hash, while every login still pays one.
@@ -15,7 +15,7 @@ PASSWORD = "proof-password-0123"
 def main(usernames: list[str]) -> None:
     import django
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.proof.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.proof.settings")
     django.setup()
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password

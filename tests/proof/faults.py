@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from benchmarks.proof.client import ProofClient, Reply, token_generation
-from benchmarks.proof.database import connect, terminate_backends
+from tests.proof.client import ProofClient, Reply, token_generation
+from tests.proof.database import connect, terminate_backends
 
 
 def unavailable_problem(reply: Reply) -> str:
@@ -107,7 +107,7 @@ def database_connections_killed(admin_url: str, name: str) -> Iterator[list[int]
     kills: list[int] = []
 
     def kill() -> None:
-        rng = random.Random(0)  # noqa: S311  # a cadence, not a secret
+        rng = random.Random(0)  # a cadence, not a secret
         with contextlib.closing(connect(admin_url)) as connection:
             while not stop.wait(rng.uniform(0.02, 0.1)):
                 kills.append(terminate_backends(connection, name, admin_url))

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmarks.proof.client import ProofClient, Reply, token_generation
+from tests.proof.client import ProofClient, Reply, token_generation
 
 OPERATIONS = ("login", "refresh", "api", "logout")
 EXPECTED = {"login": 200, "refresh": 200, "api": 200, "logout": 204}
@@ -180,7 +180,7 @@ def run_load(
             password,
             client,
             recorder,
-            random.Random(seed + i),  # noqa: S311  # when to log out again, not a secret
+            random.Random(seed + i),  # when to log out again, not a secret
             refresh_every,
             relogin_after,
         )

@@ -1,4 +1,5 @@
-"""DESIGN §2 "Login throttle": buckets, reservations before the hash, and its outages."""
+"""The login throttle (``tokenauth._throttling``, DESIGN §2): buckets and reservations before the
+hash (an unreachable throttle cache: tests/test_cache_outage.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,17 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
-import time_machine
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.cache import caches
 from django.db import OperationalError
 from django.test import Client
 
-from tests.conftest import UNREACHABLE_REDIS, post_json, requires_redis, requires_server_database
+from tests.conftest import post_json, requires_redis, requires_server_database
 from tests.factories import PASSWORD, UserFactory
 from tokenauth import _throttling
 from tokenauth._fingerprints import client_binding
@@ -28,15 +28,8 @@ from tokenauth.models import RefreshTokenFamily
 
 pytestmark = pytest.mark.django_db
 
-START = datetime(2030, 1, 1, tzinfo=timezone.utc)  # on a minute boundary: one throttle window
 HOME = "203.0.113.7"
 ATTACKER = "198.51.100.66"
-
-
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    with time_machine.travel(START, tick=False) as traveller:
-        yield traveller
 
 
 def _clear_redis() -> None:
@@ -108,7 +101,7 @@ def _post(url: str, body: dict[str, str], forwarded_for: str) -> int:
 def test_parallel_wrong_passwords_reach_the_hash_at_most_limit_times(
     live_server: Any, settings: Any, throttle: Callable[..., None], network: Any
 ) -> None:
-    settings.PASSWORD_HASHERS = ["tests.test_login_throttle.SlowHasher"]
+    settings.PASSWORD_HASHERS = ["tests.test_throttling.SlowHasher"]
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     throttle("10/h")
     user = UserFactory()
@@ -244,7 +237,7 @@ def test_a_database_outage_during_the_hash_is_no_failed_guess(
     throttle("3/min")
     _botnet_guesses(client, user.username)
     backends = settings.AUTHENTICATION_BACKENDS
-    settings.AUTHENTICATION_BACKENDS = ["tests.test_login_throttle.LockedDatabaseBackend"]
+    settings.AUTHENTICATION_BACKENDS = ["tests.test_throttling.LockedDatabaseBackend"]
     assert _login(client, user.username, PASSWORD, HOME).status_code == 503
     settings.AUTHENTICATION_BACKENDS = backends
 
@@ -438,40 +431,6 @@ def test_no_warning_from_a_real_client_or_with_num_proxies(
     assert response.status_code == 200
 
     assert _shared_bucket_warnings(warnings_seen) == []
-
-
-@pytest.mark.parametrize("mode", ["database", "cache", "none"])
-def test_an_unreachable_throttle_cache_closed_is_503_in_every_mode(
-    client: Client, user: Any, settings: Any, throttle: Callable[..., None], mode: str
-) -> None:
-    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
-    throttle(
-        "10/min", CACHE_ALIAS="unreachable", ACCESS_TOKEN_REVOCATION=mode, CACHE_FAILURE="closed"
-    )
-
-    response = _login(client, user.username, PASSWORD, HOME)
-
-    assert response.status_code == 503, response.content
-    assert response.json()["error"] == "temporarily_unavailable"
-    assert int(response["Retry-After"]) > 0
-    assert not RefreshTokenFamily.objects.exists()
-
-
-def test_an_unreachable_throttle_cache_open_lets_logins_through(
-    client: Client,
-    user: Any,
-    settings: Any,
-    throttle: Callable[..., None],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    settings.CACHES = {**settings.CACHES, "unreachable": UNREACHABLE_REDIS}
-    throttle("10/min", CACHE_ALIAS="unreachable", CACHE_FAILURE="open")
-
-    with caplog.at_level(logging.ERROR, logger="tokenauth"):
-        response = _login(client, user.username, PASSWORD, HOME)
-
-    assert response.status_code == 200, response.content
-    assert any("throttle" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
 
 
 def test_the_throttle_counts_in_the_cache_of_cache_alias(

@@ -12,8 +12,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from benchmarks.proof.client import ProofClient
-from benchmarks.proof.database import PROJECT_ROOT, SETTINGS_MODULE
+from tests.proof.client import ProofClient
+from tests.proof.database import PROJECT_ROOT, SETTINGS_MODULE
 
 WORKERS = 4
 # What a 500 leaves in the log: Django's request logger, or gunicorn's own when the app raises.
@@ -36,7 +36,7 @@ def _no_control_socket() -> list[str]:
 
 
 class Gunicorn:
-    """``gunicorn benchmarks.proof.wsgi:application -w 4`` on a free 127.0.0.1 port; its
+    """``gunicorn tests.proof.wsgi:application -w 4`` on a free 127.0.0.1 port; its
     stdout and stderr go to a log file the tests read."""
 
     def __init__(self, env: Mapping[str, str], *, workers: int = WORKERS) -> None:
@@ -46,7 +46,7 @@ class Gunicorn:
         os.close(descriptor)
         self.log_path = Path(path)
         command = [
-            *(sys.executable, "-m", "gunicorn", "benchmarks.proof.wsgi:application"),
+            *(sys.executable, "-m", "gunicorn", "tests.proof.wsgi:application"),
             *("--workers", str(workers), "--bind", f"127.0.0.1:{self.port}"),
             *("--timeout", "60", "--graceful-timeout", "5", "--backlog", "2048"),
             *_no_control_socket(),

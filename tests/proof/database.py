@@ -20,7 +20,7 @@ from urllib.parse import urlparse, urlunparse
 from example_project.database_url import database_from_url, is_mysql
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SETTINGS_MODULE = "benchmarks.proof.settings"
+SETTINGS_MODULE = "tests.proof.settings"
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def manage(env: Mapping[str, str], *args: str) -> None:
 
 def migrate_and_create_users(env: Mapping[str, str], usernames: Sequence[str]) -> None:
     manage(env, "manage.py", "migrate", "--noinput")
-    manage(env, "-m", "benchmarks.proof.users", *usernames)
+    manage(env, "-m", "tests.proof.users", *usernames)
 
 
 def families(url: str, username: str) -> list[FamilyRow]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.proof.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.proof.settings")
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

@@ -1,7 +1,6 @@
-"""tokenauth with a custom user model: ``USERNAME_FIELD = "email"``, no ``is_active`` column.
-
-Collected only by ``tests/test_custom_user_model.py``, which runs this directory in a
-subprocess under ``tests.custom_user.settings`` (AUTH_USER_MODEL cannot change mid-run).
+"""What only ``EmailUser`` shows: ``USERNAME_FIELD = "email"``, no ``is_active`` column, no
+``is_staff`` (so no admin login). Collected only under ``tests.custom_user.email_user.settings``
+(tests/custom_user/conftest.py); test_custom_user.py runs for it too.
 """
 
 from __future__ import annotations
@@ -14,21 +13,18 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.test import Client, RequestFactory
 
-from tests.custom_user.models import EmailUser
+from tests.conftest import post_json
+from tests.custom_user.email_user.models import EmailUser
+from tests.factories import PASSWORD
 from tokenauth import service
-from tokenauth.models import RefreshTokenFamily, RevocationReason
+from tokenauth.models import RefreshTokenFamily
 
 EMAIL = "alice@example.com"
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
 def email_user(db: None) -> EmailUser:
     return EmailUser.objects.create_user(EMAIL, PASSWORD)
-
-
-def post_json(client: Client, url: str, body: Any, **extra: Any) -> Any:
-    return client.post(url, body, content_type="application/json", **extra)
 
 
 def post_form(client: Client, url: str, body: str) -> Any:
@@ -98,33 +94,6 @@ def test_token_password_grant_with_a_wrong_password_is_invalid_grant(
     assert_error(post_form(client, "/auth/token/", body), 400, "invalid_grant")
 
 
-def test_refresh_rotates(
-    client: Client, email_user: EmailUser, django_capture_on_commit_callbacks: Any
-) -> None:
-    tokens = login(client, django_capture_on_commit_callbacks)
-
-    response = refresh(client, tokens["refresh_token"])
-
-    assert response.status_code == 200, response.content
-    assert response.json()["refresh_token"] != tokens["refresh_token"]
-    assert RefreshTokenFamily.objects.get(user=email_user).generation == 1
-
-
-def test_a_password_change_revokes_the_families(
-    client: Client, email_user: EmailUser, django_capture_on_commit_callbacks: Any
-) -> None:
-    tokens = login(client, django_capture_on_commit_callbacks)
-
-    with django_capture_on_commit_callbacks(execute=True):
-        email_user.set_password("a brand new password")
-        email_user.save()
-
-    family = RefreshTokenFamily.objects.get(user=email_user)
-    assert family.revoked_at is not None
-    assert family.revocation_reason == RevocationReason.PASSWORD_CHANGED
-    assert_error(refresh(client, tokens["refresh_token"]), 400, "invalid_grant")
-
-
 def test_saving_the_user_without_an_is_active_column_works_and_revokes_nothing(
     client: Client, email_user: EmailUser, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -138,32 +107,6 @@ def test_saving_the_user_without_an_is_active_column_works_and_revokes_nothing(
     assert EmailUser.objects.get().email == "alice@example.org"
     assert RefreshTokenFamily.objects.get(user=email_user).revoked_at is None
     assert refresh(client, tokens["refresh_token"]).status_code == 200
-
-
-def test_database_mode_access_token_works_on_a_protected_view(
-    client: Client, email_user: EmailUser, django_capture_on_commit_callbacks: Any, settings: Any
-) -> None:
-    assert settings.TOKENAUTH.get("ACCESS_TOKEN_REVOCATION", "database") == "database"
-    tokens = login(client, django_capture_on_commit_callbacks)
-
-    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
-
-    assert response.status_code == 200, response.content
-    assert response.json() == {"id": email_user.pk, "username": EMAIL}
-    assert client.get("/api/me/").status_code == 401
-
-
-def test_database_mode_refuses_the_access_token_after_a_password_change(
-    client: Client, email_user: EmailUser, django_capture_on_commit_callbacks: Any
-) -> None:
-    tokens = login(client, django_capture_on_commit_callbacks)
-    with django_capture_on_commit_callbacks(execute=True):
-        email_user.set_password("a brand new password")
-        email_user.save()
-
-    response = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
-
-    assert response.status_code == 401
 
 
 def test_the_admin_finds_and_names_users_by_their_username_field(email_user: EmailUser) -> None:
