@@ -154,16 +154,13 @@ def test_what_is_copied_out_of_the_browser_is_refused_without_the_key(
     access_token = headers["authorization"].removeprefix("DPoP ")
     api = f"{origin}/api/me/"
 
-    refresh = requests.post(  # everything the CSRF rule asks for, but no proof
-        f"{origin}/auth/refresh/",
-        json={},
-        headers={
-            "X-Requested-With": "XMLHttpRequest",
-            "Origin": origin,
-            "Cookie": f"{COOKIE}={cookie['value']}",
-        },
-        timeout=TIMEOUT,
-    )
+    refresh_url = f"{origin}/auth/refresh/"
+    csrf = {  # everything the CSRF rule asks for (with json=: application/json)
+        "X-Requested-With": "XMLHttpRequest",
+        "Origin": origin,
+        "Cookie": f"{COOKIE}={cookie['value']}",
+    }
+    refresh = requests.post(refresh_url, json={}, headers=csrf, timeout=TIMEOUT)  # no proof
     thief = Signer("ES256")
     foreign = thief.proof(htm="GET", htu=api, access_token=access_token, iat=int(time.time()))
     calls = {
@@ -178,6 +175,20 @@ def test_what_is_copied_out_of_the_browser_is_refused_without_the_key(
 
     assert refresh.status_code == 400, refresh.text
     assert refresh.json()["error"] == "invalid_dpop_proof"
+    # The thief's own key, even with the server's current nonce, is not the family's.
+    own_key = requests.post(
+        refresh_url,
+        json={},
+        headers={
+            **csrf,
+            "DPoP": thief.proof(
+                htu=refresh_url, iat=int(time.time()), nonce=refresh.headers["DPoP-Nonce"]
+            ),
+        },
+        timeout=TIMEOUT,
+    )
+    assert own_key.status_code == 400, own_key.text
+    assert own_key.json()["error"] == "invalid_dpop_proof"
     assert {name: a.status_code for name, a in answers.items()} == dict.fromkeys(calls, 401)
     for name, answer in answers.items():
         assert answer.headers["WWW-Authenticate"].startswith("DPoP "), name
