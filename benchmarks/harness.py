@@ -44,6 +44,7 @@ def call(
     basic: tuple[str, str] | None = None,
     authorization: str | None = None,
     cookies: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Reply:
     """One request through ``WSGIHandler``, exactly as a WSGI server would make it."""
     global _handler
@@ -81,6 +82,8 @@ def call(
         environ["HTTP_AUTHORIZATION"] = authorization
     if cookies is not None:
         environ["HTTP_COOKIE"] = cookies
+    for name, value in (headers or {}).items():  # e.g. {"DPoP": proof}
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
     captured: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:

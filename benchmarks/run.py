@@ -18,7 +18,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from benchmarks import purge
+from benchmarks import dpop, purge
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -26,6 +26,7 @@ REFERENCE = {  # the tokenauth row every other row of the section is compared wi
     "authenticated request": "tokenauth (database)",
     "authentication class alone": "tokenauth (none)",
     "verify access token": "tokenauth decode_access_token",
+    **dpop.REFERENCE,
 }
 PACKAGES = [
     "Django",
@@ -159,7 +160,7 @@ def report(results: list[dict[str, Any]], environment: str, purged: Any = None) 
             )
     if purged is not None:
         parts.append(purge.section(purged, markdown))
-    parts.append("\n### targets (issues 3, 9 and 12)\n")
+    parts.append("\n### targets (issues 3, 9, 10 and 12)\n")
     parts.append(targets(results))
     if purged is not None:
         parts.append("\n".join(purge.targets(purged)))
@@ -178,6 +179,8 @@ def targets(results: list[dict[str, Any]]) -> str:
     lines = []
     for result in results:
         lines += _request_targets(result)
+    for result in results:
+        lines += dpop.targets(result, speed_ratio)
     for result in results:  # no database in these: one figure per process
         db = result["database"]
         alone = "authentication class alone"

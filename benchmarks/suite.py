@@ -30,6 +30,7 @@ from django.test.utils import override_settings  # noqa: E402
 from rest_framework.authentication import BaseAuthentication  # noqa: E402
 from rest_framework.request import Request  # noqa: E402
 
+from benchmarks import dpop  # noqa: E402
 from benchmarks.harness import Contender, Reply, call, expect, run_alternating, summary  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
@@ -259,6 +260,14 @@ def authentication_class(rounds: int, ops: int) -> list[Contender]:
     return contenders
 
 
+def dpop_request(rounds: int, ops: int) -> list[Contender]:
+    user = _user("dpop-request")
+    with _fast_hasher():  # the logins before the rounds; requests never hash
+        return dpop.request_section(
+            user.username, PASSWORD, rounds=rounds, ops=ops, cache_backend=_cache_backend()
+        )
+
+
 def _rotating(
     login: Callable[[str], dict[str, Any]],
     refresh: Callable[[str], tuple[str, Reply]],
@@ -439,6 +448,10 @@ def main() -> None:
             "authenticated request": authenticated_request(rounds=7, ops=n(1000)),
             "authentication class alone": authentication_class(rounds=7, ops=n(5000)),
             "verify access token": verification(rounds=7, ops=n(5000)),
+            dpop.REQUEST_SECTION: dpop_request(rounds=7, ops=n(1000)),
+            dpop.PROOF_SECTION: dpop.proof_section(
+                rounds=7, ops=n(5000), cache_backend=_cache_backend()
+            ),
             "refresh with rotation": refresh_with_rotation(rounds=7, ops=n(200)),
             "login, fast hasher (MD5)": login(rounds=7, ops=n(50), hasher="md5"),
             "login, default hasher (PBKDF2)": login(rounds=3, ops=2, hasher="pbkdf2_sha256"),
