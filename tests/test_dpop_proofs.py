@@ -49,6 +49,11 @@ def refused(proof: str, **overrides: Any) -> DPoPProofError:
     return raised.value
 
 
+_NO_JWS = "The DPoP proof is no compact JWS."
+_BAD_SIGNATURE = "The DPoP proof's signature does not verify with its jwk."
+_ALG_NOT_ALLOWED = "The DPoP proof's alg must be one of ES256 EdDSA RS256 PS256."
+
+
 @pytest.fixture(scope="module")
 def signer() -> Signer:
     return Signer("ES256")
@@ -154,7 +159,7 @@ def test_a_100_kb_proof_is_refused_before_it_is_decoded(signer: Signer) -> None:
 def test_a_non_ascii_proof_is_refused(signer: Signer) -> None:
     proof = signer.proof()
 
-    refused(proof[:10] + "ü" + proof[11:])
+    assert "no compact JWS" in refused(proof[:10] + "ü" + proof[11:]).description
 
 
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256", "PS256"])
@@ -164,14 +169,14 @@ def test_a_signature_of_any_length_is_refused_as_an_error(
 ) -> None:
     header, payload, _ = Signer(alg).proof().split(".")
 
-    refused(f"{header}.{payload}.{signature}")
+    assert refused(f"{header}.{payload}.{signature}").description in (_NO_JWS, _BAD_SIGNATURE)
 
 
 def test_a_proof_whose_header_is_no_json_object_is_refused(signer: Signer) -> None:
     _, payload, signature = signer.proof().split(".")
 
     for header in (b"[1, 2]", b"not json", b"\xff\xfe", b"null"):
-        refused(f"{b64(header)}.{payload}.{signature}")
+        assert "of JSON objects" in refused(f"{b64(header)}.{payload}.{signature}").description
 
 
 def test_a_non_canonical_base64url_segment_is_refused(signer: Signer) -> None:
@@ -181,7 +186,7 @@ def test_a_non_canonical_base64url_segment_is_refused(signer: Signer) -> None:
     twin = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     other = twin[twin.index(last) ^ 1]
 
-    refused(f"{header}.{payload}.{signature[:-1]}{other}")
+    assert "no compact JWS" in refused(f"{header}.{payload}.{signature[:-1]}{other}").description
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
@@ -243,7 +248,10 @@ def test_alg_none_is_refused(signer: Signer) -> None:
     claims = signer.claims()
 
     for signature in (b"", b"anything"):
-        refused(raw_jws(header, claims, signature))
+        assert refused(raw_jws(header, claims, signature)).description in (
+            _NO_JWS,
+            _ALG_NOT_ALLOWED,
+        )
 
 
 def test_hs256_with_the_public_key_as_the_secret_is_refused(signer: Signer) -> None:
@@ -281,7 +289,10 @@ def test_a_header_accepted_before_is_refused_once_its_alg_is_not(
 
 
 def test_a_crit_header_is_refused(signer: Signer) -> None:
-    refused(signer.proof(headers={"crit": ["exp"], "exp": 1}))
+    assert (
+        "header parameter we do not understand"
+        in refused(signer.proof(headers={"crit": ["exp"], "exp": 1})).description
+    )
 
 
 # --- the jwk ------------------------------------------------------------------------------
@@ -303,7 +314,10 @@ def test_a_jwk_with_its_private_key_is_refused(alg: str) -> None:
 
 
 def test_an_oct_key_is_refused(signer: Signer) -> None:
-    refused(signer.proof(headers={"jwk": {"kty": "oct", "k": "c2VjcmV0"}}))
+    assert (
+        "private key"
+        in refused(signer.proof(headers={"jwk": {"kty": "oct", "k": "c2VjcmV0"}})).description
+    )
 
 
 @pytest.mark.parametrize(
@@ -332,7 +346,10 @@ def _secp256k1_jwk() -> dict[str, Any]:
 
 
 def test_a_mismatched_crv_label_is_refused(signer: Signer) -> None:
-    refused(signer.proof(headers={"jwk": {**signer.jwk, "crv": "P-384"}}))
+    assert (
+        "needs a P-256 key"
+        in refused(signer.proof(headers={"jwk": {**signer.jwk, "crv": "P-384"}})).description
+    )
 
 
 def test_rsa_1024_is_refused_even_when_it_signs_correctly() -> None:
@@ -358,14 +375,20 @@ def test_rsa_2048_is_accepted() -> None:
 
 
 def test_a_jwk_for_another_alg_is_refused(signer: Signer) -> None:
-    refused(signer.proof(headers={"jwk": {**signer.jwk, "alg": "ES384"}}))
+    assert (
+        "for another algorithm"
+        in refused(signer.proof(headers={"jwk": {**signer.jwk, "alg": "ES384"}})).description
+    )
 
 
 def test_a_point_off_the_curve_is_refused(signer: Signer) -> None:
     y = bytearray(jwt.api_jws.base64url_decode(signer.jwk["y"]))
     y[-1] ^= 1
 
-    refused(signer.proof(headers={"jwk": {**signer.jwk, "y": b64(bytes(y))}}))
+    assert (
+        "no valid public key"
+        in refused(signer.proof(headers={"jwk": {**signer.jwk, "y": b64(bytes(y))}})).description
+    )
 
 
 def test_short_or_non_canonical_coordinates_are_refused(signer: Signer) -> None:
