@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.urls import include, path
@@ -49,6 +50,18 @@ class Floor(APIView):
         return Response({"id": None})
 
 
+class BearerAndBareVerify(AccessTokenAuthentication):
+    """Bearer authentication plus one bare ``cryptography`` verify of the request's DPoP proof:
+    the least a DPoP check can add to a bearer request (``benchmarks.dpop`` sets ``verify``)."""
+
+    verify: Callable[[str], None] = staticmethod(lambda proof: None)
+
+    def authenticate(self, request: Request) -> Any:
+        found = super().authenticate(request)
+        type(self).verify(request.META["HTTP_DPOP"])
+        return found
+
+
 def me_with(authentication_class: type) -> Any:
     return Me.as_view(authentication_classes=[authentication_class])
 
@@ -56,6 +69,7 @@ def me_with(authentication_class: type) -> Any:
 urlpatterns = [
     path("api/floor/", Floor.as_view()),
     path("api/tokenauth/", me_with(AccessTokenAuthentication)),
+    path("api/tokenauth-verify/", me_with(BearerAndBareVerify)),
     path(
         "api/tokenauth-username/",
         MeByName.as_view(authentication_classes=[AccessTokenAuthentication]),

@@ -189,6 +189,28 @@ def test_a_non_canonical_base64url_segment_is_refused(signer: Signer) -> None:
     assert "no compact JWS" in refused(f"{header}.{payload}.{signature[:-1]}{other}").description
 
 
+def test_a_signed_payload_with_spare_bits_set_is_refused(signer: Signer) -> None:
+    header = signer.proof().split(".")[0]
+    payload = next(  # a length whose last character carries spare bits
+        encoded
+        for length in range(1, 5)
+        if len(encoded := b64(json.dumps(signer.claims(jti="j" * length)).encode())) % 4 in (2, 3)
+    )
+    twin = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twisted = payload[:-1] + twin[twin.index(payload[-1]) ^ 1]  # decodes to the same claims
+    signature = jwt.get_algorithm_by_name("ES256").sign(f"{header}.{twisted}".encode(), signer.key)
+
+    assert "no compact JWS" in refused(f"{header}.{twisted}.{b64(signature)}").description
+
+
+def test_a_segment_of_4n_plus_1_characters_is_refused(signer: Signer) -> None:
+    header, payload, signature = signer.proof().split(".")
+    cut = signature[: len(signature) - (len(signature) % 4) - 3]  # 4n + 1 characters
+    assert len(cut) % 4 == 1
+
+    assert "no compact JWS" in refused(f"{header}.{payload}.{cut}").description
+
+
 @hypothesis_settings(max_examples=300, deadline=None)
 @given(proof=st.one_of(st.text(max_size=300), st.from_regex(r"[A-Za-z0-9_.,-]{0,200}")))
 def test_any_header_value_gives_a_proof_error_and_nothing_else(proof: str) -> None:

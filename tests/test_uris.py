@@ -55,3 +55,17 @@ def test_normal_forms(uri: str, normal: str) -> None:
 )
 def test_no_absolute_uri_is_none(uri: str) -> None:
     assert normalised_uri(uri) is None
+
+
+@given(path=st.text(alphabet="/.%aZ09~-_?#é ;=+&@:\x7f", max_size=30))
+def test_a_requests_htu_is_what_build_absolute_uri_says(path: str) -> None:
+    """The DPoP layer builds the request URI itself (cheaper): it must compare the same."""
+    from django.test import RequestFactory
+    from rest_framework.request import Request
+
+    from tokenauth._dpop_requests import _request_uri
+
+    request = Request(RequestFactory().get("/"))
+    request._request.path = "/" + path  # as Django decodes it from PATH_INFO
+
+    assert normalised_uri(_request_uri(request)) == normalised_uri(request.build_absolute_uri())

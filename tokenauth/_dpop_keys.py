@@ -51,6 +51,30 @@ class ProofKey:
         return bool(self.algorithm.verify(signing_input, self.public_key, signature))
 
 
+@dataclass(frozen=True)
+class _ECProofKey(ProofKey):
+    """ES256/ES384: what PyJWT's ``ECAlgorithm.verify`` does (a JWS signature is R || S, which
+    ``cryptography`` takes as DER), with its ECDSA parameters built once per key instead of
+    on every proof: a twentieth of a proof check's cost."""
+
+    ecdsa: Any = field(default=None, repr=False)  # ``ec.ECDSA(hash)``
+    size: int = 0  # octets of R and of S
+
+    def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+        if len(signature) != 2 * self.size:
+            return False
+        r = int.from_bytes(signature[: self.size], "big")
+        s = int.from_bytes(signature[self.size :], "big")
+        try:
+            self.public_key.verify(encode_dss_signature(r, s), signing_input, self.ecdsa)
+        except InvalidSignature:
+            return False
+        return True
+
+
 def proof_key(alg: str, jwk: object) -> ProofKey:
     """The key of a proof signed with ``alg`` (one of ``PROOF_ALGORITHMS``); raises
     ``InvalidProofKey`` for a private member, another key type or curve, a short RSA key,
@@ -93,7 +117,14 @@ def _load(alg: str, members: tuple[tuple[str, str], ...]) -> ProofKey:
     except (jwt.PyJWTError, ValueError, TypeError) as exc:  # a point off the curve, say
         raise InvalidProofKey("the jwk is no valid public key") from exc
     _check_type(alg, public_key)
-    return ProofKey(jkt=thumbprint(dict(members)), algorithm=algorithm, public_key=public_key)
+    jkt = thumbprint(dict(members))
+    if alg in ("ES256", "ES384"):
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        ecdsa = ec.ECDSA(algorithm.hash_alg())  # type: ignore[attr-defined]
+        size = _KEY_TYPES[alg][3] or 0
+        return _ECProofKey(jkt, algorithm, public_key, ecdsa=ecdsa, size=size)
+    return ProofKey(jkt=jkt, algorithm=algorithm, public_key=public_key)
 
 
 def _check_type(alg: str, public_key: object) -> None:

@@ -34,7 +34,11 @@ def first_use(*, jkt: str, jti: str, seconds: float) -> bool:
     cache = caches[conf.cache_alias]  # outside the try: a refused setting is no outage
     # Hashed: a jti is the client's text (up to 256 characters, any of them), and a key under
     # the client's jkt cannot collide with, nor block, another client's proofs.
-    digest = hashlib.sha256(f"{jkt}:{jti}".encode("utf-8", "surrogatepass")).hexdigest()
+    # 128 bits: a collision needs 2**64 proofs of one key. Short, as Django checks a key's
+    # every character for memcached on each add.
+    digest = hashlib.blake2b(
+        f"{jkt}:{jti}".encode("utf-8", "surrogatepass"), digest_size=16
+    ).hexdigest()
     timeout = max(1, math.ceil(seconds))
     try:
         return _add(cache, f"tokenauth:dpop:jti:{digest}", timeout)

@@ -7,6 +7,7 @@ The key's details live in ``_dpop_keys``, the ``htu`` normal form in ``_uris``, 
 from __future__ import annotations
 
 import base64
+import binascii
 import functools
 import hashlib
 import hmac
@@ -43,6 +44,12 @@ MAX_PROOF_LENGTH = 8192
 MAX_JTI_LENGTH = 256  # DESIGN §8
 _JWS_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", re.ASCII)
 _TYP = frozenset({"dpop+jwt", "application/dpop+jwt"})  # RFC 7515 §4.1.9: the same type
+
+_BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_BASE64URL_VALUES = {character: value for value, character in enumerate(_BASE64URL)}
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+# By length mod 4: the low bits of the last character that encode no octet (-1: no length).
+_SPARE_BITS = (0, -1, 0b1111, 0b11)
 
 ErrorCode = Literal["invalid_dpop_proof", "use_dpop_nonce"]
 
@@ -141,19 +148,18 @@ def _segments(proof: object) -> tuple[str, str, str]:
 
 
 def _decoded(segment: str) -> bytes:
-    """RFC 7515 §2 base64url, strictly: one spelling only."""
-    try:
-        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except ValueError:  # binascii.Error: a length (4n + 1) that no encoding has
-        raise _refused("The DPoP proof is no compact JWS.") from None
-    if base64.urlsafe_b64encode(data).rstrip(b"=") != segment.encode("ascii"):
+    """RFC 7515 §2 base64url, strictly: one spelling only (the shape regex let in only its
+    alphabet)."""
+    spare_bits = _SPARE_BITS[len(segment) % 4]
+    if spare_bits < 0 or _BASE64URL_VALUES[segment[-1]] & spare_bits:
+        # 4n + 1 characters is no encoding; set spare bits would make a second spelling
         raise _refused("The DPoP proof is no compact JWS.")
-    return data
+    return binascii.a2b_base64(segment.encode("ascii").translate(_TO_STANDARD_ALPHABET) + b"==")
 
 
 def _json_object(segment: str) -> dict[str, object]:
     try:
-        value = json.loads(_decoded(segment))
+        value = json.loads(_decoded(segment).decode("utf-8"))
     except (ValueError, RecursionError):  # bad UTF-8 or JSON
         value = None
     if not isinstance(value, dict):
