@@ -213,3 +213,51 @@ def revoked_events() -> Iterator[list[dict[str, Any]]]:
     signals.family_revoked.connect(_receiver, weak=False, dispatch_uid="tests-revoked-events")
     yield events
     signals.family_revoked.disconnect(dispatch_uid="tests-revoked-events")
+
+
+# --- live servers ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_server_requests_joined(live_server: Any, transactional_db: None) -> Iterator[None]:
+    """Let the live server's request threads end while the test database is still shared.
+
+    A kept-alive connection (one whose response a ``pytest.raises`` cycle holds) keeps its
+    server thread waiting; it would wake after the session's live server has stopped sharing
+    the in-memory SQLite connection, and fail there. Modules that talk to ``live_server`` use
+    it with ``pytest.mark.usefixtures``.
+    """
+    import gc
+    import threading
+
+    yield
+    gc.collect()
+    for thread in threading.enumerate():
+        if thread.name.endswith("(process_request_thread)"):
+            thread.join(timeout=5)
+
+
+@pytest.fixture
+def base_url(live_server: Any) -> str:
+    """The live server as ``http://127.0.0.1:<port>``: clients outside Django resolve no
+    "localhost" to IPv6 by surprise, and the tests allow only loopback."""
+    url = str(live_server.url).replace("//localhost:", "//127.0.0.1:")
+    assert url.startswith("http://127.0.0.1:"), url
+    return url
+
+
+# --- DPoP -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dpop_allowed(tokenauth_settings: Any) -> None:
+    """``DPOP`` "allowed" (tests/settings.py turns it off for everything else)."""
+    tokenauth_settings(DPOP="allowed")
+
+
+@pytest.fixture(scope="module")
+def signer() -> Any:
+    """One ES256 client key per module (``tests.dpop_proofs.Signer``)."""
+    from tests.dpop_proofs import Signer
+
+    return Signer("ES256")

@@ -9,8 +9,6 @@ server's side of the contract.
 
 from __future__ import annotations
 
-import gc
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,7 +22,11 @@ from tests.dpop_proofs import Signer
 from tests.factories import PASSWORD, UserFactory
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
-pytestmark = [*requires_chromium, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    *requires_chromium,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("live_server_requests_joined"),
+]
 
 TIMEOUT = 30
 COOKIE = "__Secure-tokenauth-refresh"  # the default name (Secure on; localhost is secure)
@@ -55,16 +57,6 @@ window.storedKeys = () => new Promise((resolve, reject) => {
 });
 window.ready = true;
 </script></body></html>"""
-
-
-@pytest.fixture(autouse=True)
-def requests_finish_before_teardown(live_server: Any, transactional_db: None) -> Iterator[None]:
-    """Let the live server's request threads end while the test database is still shared."""
-    yield
-    gc.collect()
-    for thread in threading.enumerate():
-        if thread.name.endswith("(process_request_thread)"):
-            thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -7,13 +7,11 @@ but ``jwks.json`` (DESIGN §7).
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import private_pem
 from tests.factories import PASSWORD, UserFactory
+from tests.node_packages import install_beside
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("live_server_requests_joined"),
+]
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 JOSE_VERSION = "6"  # the major version the Node example is written for
@@ -35,23 +37,6 @@ TIMEOUT = 60
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 
-@pytest.fixture(autouse=True)
-def requests_finish_before_teardown(live_server: Any, transactional_db: None) -> Iterator[None]:
-    """Let the live server's request threads end while the test database is still shared."""
-    yield
-    gc.collect()
-    for thread in threading.enumerate():
-        if thread.name.endswith("(process_request_thread)"):
-            thread.join(timeout=5)
-
-
-@pytest.fixture
-def base_url(live_server: Any) -> str:
-    url = str(live_server.url).replace("//localhost:", "//127.0.0.1:")
-    assert url.startswith("http://127.0.0.1:"), url
-    return url
-
-
 @pytest.fixture(scope="session")
 def node_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """verify_jose.mjs beside its own node_modules/jose, in a directory this test run owns.
@@ -59,24 +44,9 @@ def node_example(tmp_path_factory: pytest.TempPathFactory) -> Path:
     An ES module resolves ``import "jose"`` from its own directory upwards, so the example is
     copied next to the install rather than run from docs/examples/.
     """
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("the Node example needs node and npm on PATH (neither is a Python package)")
-    directory = tmp_path_factory.mktemp("node-jose")
-    (directory / "package.json").write_text('{"private": true}\n')
-    install = subprocess.run(  # noqa: S603
-        [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", f"jose@{JOSE_VERSION}"],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return install_beside(
+        tmp_path_factory.mktemp("node-jose"), EXAMPLES / "verify_jose.mjs", f"jose@{JOSE_VERSION}"
     )
-    if install.returncode != 0:
-        tail = (install.stderr or install.stdout).strip().splitlines()[-3:]
-        pytest.skip(f"npm could not install jose@{JOSE_VERSION} (no registry?): {' '.join(tail)}")
-    shutil.copy(EXAMPLES / "verify_jose.mjs", directory)
-    return directory / "verify_jose.mjs"
 
 
 @pytest.fixture(params=["python-joserfc", "node-jose"])

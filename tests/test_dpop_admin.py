@@ -20,19 +20,9 @@ from tests.factories import UserFactory
 from tokenauth import service
 from tokenauth.models import RefreshTokenFamily, RevocationReason
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("dpop_allowed")]
 REFRESH = "http://testserver/auth/refresh/"
 ME = "http://testserver/api/me/"
-
-
-@pytest.fixture(autouse=True)
-def _dpop_allowed(tokenauth_settings: Any) -> None:
-    tokenauth_settings(DPOP="allowed")
-
-
-@pytest.fixture(scope="module")
-def signer() -> Signer:
-    return Signer("ES256")
 
 
 def bound_tokens(user: Any, signer: Signer) -> service.IssuedTokens:

@@ -8,11 +8,9 @@ then what it holds, taken without the key, buys nothing.
 
 from __future__ import annotations
 
-import gc
 import json
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,30 +23,17 @@ from django.core.signals import request_started
 
 from tests.dpop_proofs import Signer
 from tests.factories import PASSWORD, UserFactory
+from tests.node_packages import install_beside
 from tokenauth.models import RefreshTokenFamily
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("live_server_requests_joined"),
+]
 
 OAUTH4WEBAPI_VERSION = "3"  # the major version tests/clients/oauth4webapi_dpop.mjs is written for
 SCRIPT = Path(__file__).resolve().parent / "clients" / "oauth4webapi_dpop.mjs"
 TIMEOUT = 60
-
-
-@pytest.fixture(autouse=True)
-def requests_finish_before_teardown(live_server: Any, transactional_db: None) -> Iterator[None]:
-    """Let the live server's request threads end while the test database is still shared."""
-    yield
-    gc.collect()
-    for thread in threading.enumerate():
-        if thread.name.endswith("(process_request_thread)"):
-            thread.join(timeout=5)
-
-
-@pytest.fixture
-def base_url(live_server: Any) -> str:
-    url = str(live_server.url).replace("//localhost:", "//127.0.0.1:")
-    assert url.startswith("http://127.0.0.1:"), url
-    return url
 
 
 @pytest.fixture(params=[False, True], ids=["no-nonce", "nonce"])
@@ -94,25 +79,8 @@ def assert_refused(answers: list[tuple[int, str]]) -> None:
 def oauth4webapi_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The script beside its own node_modules/oauth4webapi (an ES module resolves imports from
     its own directory upwards), in a directory this test run owns."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("oauth4webapi needs node and npm on PATH (neither is a Python package)")
     directory = tmp_path_factory.mktemp("node-oauth4webapi")
-    (directory / "package.json").write_text('{"private": true}\n')
-    package = f"oauth4webapi@{OAUTH4WEBAPI_VERSION}"
-    install = subprocess.run(  # noqa: S603  # the machine's npm, our arguments
-        [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", package],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if install.returncode != 0:
-        tail = (install.stderr or install.stdout).strip().splitlines()[-3:]
-        pytest.skip(f"npm could not install {package} (no registry?): {' '.join(tail)}")
-    shutil.copy(SCRIPT, directory)
-    return directory / SCRIPT.name
+    return install_beside(directory, SCRIPT, f"oauth4webapi@{OAUTH4WEBAPI_VERSION}")
 
 
 def run_oauth4webapi(script: Path, base_url: str, username: str) -> dict[str, Any]:

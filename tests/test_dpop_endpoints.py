@@ -19,17 +19,7 @@ BASE = "http://testserver/auth/"
 LOGIN, REFRESH, TOKEN = BASE + "login/", BASE + "refresh/", BASE + "token/"
 FORM = "application/x-www-form-urlencoded"
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _dpop_allowed(tokenauth_settings: Any) -> None:
-    tokenauth_settings(DPOP="allowed")
-
-
-@pytest.fixture(scope="module")
-def signer() -> Signer:
-    return Signer("ES256")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("dpop_allowed")]
 
 
 def login(client: Client, user: Any, proof: str | None = None, **extra: Any) -> Any:

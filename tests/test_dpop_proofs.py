@@ -54,11 +54,6 @@ _BAD_SIGNATURE = "The DPoP proof's signature does not verify with its jwk."
 _ALG_NOT_ALLOWED = "The DPoP proof's alg must be one of ES256 EdDSA RS256 PS256."
 
 
-@pytest.fixture(scope="module")
-def signer() -> Signer:
-    return Signer("ES256")
-
-
 @pytest.fixture
 def all_algorithms(tokenauth_settings: Any) -> None:
     tokenauth_settings(DPOP_ALGORITHMS=ALL_ALGORITHMS)

@@ -24,17 +24,7 @@ ME = "http://testserver/api/me/"
 LOGIN = "http://testserver/auth/login/"
 ALGS = 'algs="ES256 EdDSA RS256 PS256"'
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _dpop_allowed(tokenauth_settings: Any) -> None:
-    tokenauth_settings(DPOP="allowed")
-
-
-@pytest.fixture(scope="module")
-def signer() -> Signer:
-    return Signer("ES256")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("dpop_allowed")]
 
 
 def tokens(client: Client, user: Any, signer: Signer | None) -> dict[str, Any]:

@@ -6,9 +6,7 @@ jwcrypto verifies access tokens from nothing but ``jwks.json`` (DESIGN §3, §4,
 
 from __future__ import annotations
 
-import gc
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -25,33 +23,13 @@ from requests_oauthlib import OAuth2Session
 from tests.conftest import private_pem, public_pem
 from tests.factories import PASSWORD, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("live_server_requests_joined"),
+]
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
 TIMEOUT = 10
-
-
-@pytest.fixture(autouse=True)
-def requests_finish_before_teardown(live_server: Any, transactional_db: None) -> Iterator[None]:
-    """Let the live server's request threads end while the test database is still shared.
-
-    A kept-alive connection (one whose response a ``pytest.raises`` cycle holds) keeps its
-    server thread waiting; it would wake after the session's live server has stopped sharing
-    the in-memory SQLite connection, and fail there.
-    """
-    yield
-    gc.collect()
-    for thread in threading.enumerate():
-        if thread.name.endswith("(process_request_thread)"):
-            thread.join(timeout=5)
-
-
-@pytest.fixture
-def base_url(live_server: Any) -> str:
-    """The live server by its loopback address: real HTTP to 127.0.0.1 and nowhere else."""
-    url = str(live_server.url).replace("//localhost:", "//127.0.0.1:")
-    assert url.startswith("http://127.0.0.1:"), url
-    return url
 
 
 @pytest.fixture(autouse=True)
