@@ -21,7 +21,6 @@ from django.conf import settings
 from django.test.utils import override_settings
 
 from benchmarks.harness import Contender, call, expect, run_alternating
-from benchmarks.urls import BearerAndBareVerify
 
 ORIGIN = "http://127.0.0.1"  # what request.build_absolute_uri() says in benchmarks.harness
 API = "/api/tokenauth/"
@@ -129,6 +128,8 @@ def request_section(
 
     def bearer_get() -> Callable[[], object]:
         return lambda: expect(call("GET", API, bearer=bearer))
+
+    from benchmarks.urls import BearerAndBareVerify  # once Django is set up
 
     BearerAndBareVerify.verify = staticmethod(_bare_verifier(signer))  # type: ignore[method-assign]
 
