@@ -36,7 +36,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
-# django-cors-headers set up as its README says, for tests/test_browser_cross_origin.py, which
+# django-cors-headers set up as docs/browsers.md says, for tests/test_browser_cross_origin.py, which
 # points CORS_URLS_REGEX at the API; until then it matches no path and the middleware adds
 # nothing (not even Vary). Without the package that test is skipped.
 if importlib.util.find_spec("corsheaders") is not None:

@@ -1,7 +1,7 @@
 """The browser client from another origin (DESIGN §12), as on the Vite dev server: the SPA on
 one local port (a copy of client.js beside its page), Django on the live server's port, both
-on ``localhost`` (same site, different origins), django-cors-headers and cookie mode on as the
-README sets them up, in headless Chromium."""
+on ``localhost`` (same site, different origins), django-cors-headers and cookie mode on as
+docs/browsers.md sets them up, in headless Chromium."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ pytestmark = [
 SPA_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>an SPA on another origin</title></head><body>
 <script type="module">
-// As the README shows: client.js copied into the SPA, baseUrl on the API's origin.
+// As docs/browsers.md shows: client.js copied into the SPA, baseUrl on the API's origin.
 import { TokenAuthClient } from "./client.js";
 const api = new URLSearchParams(location.search).get("api");
 window.api = api;
@@ -64,7 +64,7 @@ def spa_origin(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def cross_origin(settings: Any, tokenauth_settings: Any, spa_origin: str) -> str:
-    """The README's settings for an SPA on ``spa_origin``."""
+    """docs/browsers.md's settings for an SPA on ``spa_origin``."""
     tokenauth_settings(REFRESH_COOKIE={})
     settings.CORS_URLS_REGEX = r"^/(auth|api)/"  # what the tests' settings leave switched off
     settings.CORS_ALLOWED_ORIGINS = [spa_origin]

@@ -1,4 +1,4 @@
-"""The example project: configured as the README says, and `manage.py check` is clean."""
+"""The example project: configured as the README's demo says; `manage.py check` is clean."""
 
 from __future__ import annotations
 

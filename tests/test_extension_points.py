@@ -56,7 +56,7 @@ def profile_fields(user: Any) -> dict[str, object]:
     return {"user": {"id": user.pk, "username": user.get_username()}}
 
 
-# The README's examples, word for word.
+# docs/your-code.md's examples, word for word.
 def readme_access_token_claims(user: Any) -> dict[str, object]:
     return {"roles": sorted(user.groups.values_list("name", flat=True))}
 

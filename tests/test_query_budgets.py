@@ -1,4 +1,4 @@
-"""Database statements per operation, exactly as the README's table says (DESIGN §5 budgets).
+"""Database statements per operation, as docs/performance.md's table says (DESIGN §5 budgets).
 
 Only statements that read or write rows count: BEGIN, COMMIT, SAVEPOINT and RELEASE do not.
 The counts are the same on SQLite, PostgreSQL and MariaDB; where the statements differ by

@@ -17,7 +17,7 @@ class TransitionMeView(MeView):
     authentication_classes = [SimpleJWTTransitionAuthentication, AccessTokenAuthentication]
 
 
-# The README's start-up snippet, as a browser app that kept simplejwt's tokens would run it.
+# docs/simplejwt.md's start-up snippet, as a browser app that kept simplejwt's tokens would run it.
 MIGRATE_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>moving over</title></head><body>
 <script type="module">
