@@ -1,11 +1,11 @@
 """``make bench``'s purge section: ``tokenauth_purge`` against one plain SQL ``DELETE``.
 
 On PostgreSQL only (``BENCH_DATABASE_URL``). 1,000,000 expired families (``--scale quick``:
-100,000) are made in SQL with ``generate_series`` in a database of their own, vacuumed and
-analysed; every run gets an identical copy of it (``CREATE DATABASE ... TEMPLATE``), so each
-contender deletes the same rows from the same pages. Each runs as a child process, measured from
-outside: wall time and the child's own peak RSS (``os.wait4``). simplejwt's
-``flushexpiredtokens`` runs on as many expired outstanding tokens. Prints JSON;
+100,000; ``smoke``: 10,000) are made in SQL with ``generate_series`` in a database of their
+own, vacuumed and analysed; every run gets an identical copy of it (``CREATE DATABASE ...
+TEMPLATE``), so each contender deletes the same rows from the same pages. Each runs as a child
+process, measured from outside: wall time and the child's own peak RSS (``os.wait4``).
+simplejwt's ``flushexpiredtokens`` runs on as many expired outstanding tokens. Prints JSON;
 ``benchmarks.run`` formats it with ``section()`` and ``targets()``.
 """
 
@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
-ROWS = {"full": 1_000_000, "quick": 100_000}
-ROUNDS = {"full": 3, "quick": 1}  # the two contenders take turns, in a rotated order
+ROWS = {"full": 1_000_000, "quick": 100_000, "smoke": 10_000}
+ROUNDS = {"full": 3, "quick": 1, "smoke": 1}  # the two contenders take turns, in a rotated order
 USERS = 1_000
 TABLE = "tokenauth_refreshtokenfamily"
 SIMPLEJWT_TABLE = "token_blacklist_outstandingtoken"

@@ -256,9 +256,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--scale",
-        choices=["full", "quick"],
+        choices=["full", "quick", "smoke"],
         default="full",
-        help="quick: a tenth of the operations, to check the benchmark runs",
+        help="quick: a tenth of the operations; smoke: a hundredth, to check the benchmark runs",
     )
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables to FILE")
     args = parser.parse_args()

@@ -446,7 +446,7 @@ def _delete_cache_keys() -> None:
         client.unlink(*names[start : start + 1000])
 
 
-SCALE = {"full": 1.0, "quick": 0.1}
+SCALE = {"full": 1.0, "quick": 0.1, "smoke": 0.01}
 
 
 def main() -> None:
