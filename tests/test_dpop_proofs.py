@@ -52,6 +52,7 @@ def refused(proof: str, **overrides: Any) -> DPoPProofError:
 _NO_JWS = "The DPoP proof is no compact JWS."
 _BAD_SIGNATURE = "The DPoP proof's signature does not verify with its jwk."
 _ALG_NOT_ALLOWED = "The DPoP proof's alg must be one of ES256 EdDSA RS256 PS256."
+_NONCE_REQUIRED = "Authorization server requires nonce in DPoP proof."
 
 
 @pytest.fixture
@@ -412,14 +413,18 @@ def test_short_or_non_canonical_coordinates_are_refused(signer: Signer) -> None:
     x = jwt.api_jws.base64url_decode(signer.jwk["x"])
 
     for bad in (b64(x[1:]), b64(b"\0" + x), signer.jwk["x"] + "=", 7, ""):
-        refused(signer.proof(headers={"jwk": {**signer.jwk, "x": bad}}))
+        description = refused(signer.proof(headers={"jwk": {**signer.jwk, "x": bad}})).description
+        assert description == "The DPoP proof's jwk is refused: the jwk's 'x' is malformed.", bad
 
 
 def test_an_rsa_modulus_with_a_leading_zero_is_refused() -> None:
     signer = Signer("RS256")
     n = jwt.api_jws.base64url_decode(signer.jwk["n"])
 
-    refused(signer.proof(headers={"jwk": {**signer.jwk, "n": b64(b"\0" + n)}}))
+    description = refused(
+        signer.proof(headers={"jwk": {**signer.jwk, "n": b64(b"\0" + n)}})
+    ).description
+    assert description == "The DPoP proof's jwk is refused: the jwk's 'n' is malformed."
 
 
 # --- the signature ------------------------------------------------------------------------
@@ -437,7 +442,7 @@ def test_a_changed_claim_breaks_the_signature(signer: Signer) -> None:
     header, _, signature = signer.proof(htm="POST").split(".")
     payload = b64(json.dumps(signer.claims(htm="GET")).encode())
 
-    refused(f"{header}.{payload}.{signature}", method="GET")
+    assert refused(f"{header}.{payload}.{signature}", method="GET").description == _BAD_SIGNATURE
 
 
 def test_a_der_signature_is_no_jws_signature(signer: Signer) -> None:
@@ -445,7 +450,7 @@ def test_a_der_signature_is_no_jws_signature(signer: Signer) -> None:
     unsigned = signer.proof().rpartition(".")[0]
     der = signer.key.sign(unsigned.encode(), ec.ECDSA(hashes.SHA256()))
 
-    refused(f"{unsigned}.{b64(der)}")
+    assert refused(f"{unsigned}.{b64(der)}").description == _BAD_SIGNATURE
 
 
 # --- jti, htm, htu ------------------------------------------------------------------------
@@ -540,7 +545,7 @@ def test_iat_older_than_dpop_proof_max_age_is_refused(signer: Signer) -> None:
 
 
 def test_iat_far_in_the_past_is_refused(signer: Signer) -> None:
-    refused(signer.proof(iat=0))
+    assert refused(signer.proof(iat=0)).description == "The DPoP proof is too old."
 
 
 def test_dpop_proof_max_age_and_leeway_widen_the_window(
@@ -631,7 +636,9 @@ def test_a_proof_without_the_nonce_gets_use_dpop_nonce_and_the_nonce(signer: Sig
 
 @pytest.mark.parametrize("nonce", [None, "", "made-up", 12, "é"])
 def test_a_wrong_nonce_gets_use_dpop_nonce(signer: Signer, nonce: Any) -> None:
-    use_dpop_nonce(signer.proof(nonce=nonce))
+    error = use_dpop_nonce(signer.proof(nonce=nonce))
+
+    assert error.description == _NONCE_REQUIRED
 
 
 def test_the_previous_steps_nonce_is_accepted_and_the_one_before_is_not(signer: Signer) -> None:
@@ -652,7 +659,8 @@ def test_a_nonce_under_another_secret_key_is_refused(signer: Signer, settings: A
     foreign = dpop.current_nonce(NOW)
     settings.SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-hmac-0123456789"
 
-    use_dpop_nonce(signer.proof(nonce=foreign))
+    assert foreign != dpop.current_nonce(NOW)
+    assert use_dpop_nonce(signer.proof(nonce=foreign)).description == _NONCE_REQUIRED
 
 
 def test_a_nonce_under_a_secret_key_fallback_is_accepted(signer: Signer, settings: Any) -> None:
@@ -678,7 +686,10 @@ def test_without_require_nonce_any_nonce_claim_is_accepted(signer: Signer) -> No
 def test_the_nonce_is_checked_after_the_signature(signer: Signer) -> None:
     thief = Signer("ES256", jwk=signer.jwk)  # signs with its own key, claims signer's
 
-    refused(thief.proof(), require_nonce=True)  # invalid_dpop_proof, not a nonce for free
+    error = refused(thief.proof(), require_nonce=True)  # invalid_dpop_proof, no nonce for free
+
+    assert error.description == _BAD_SIGNATURE
+    assert error.nonce == ""
 
 
 # --- the jti replay cache -----------------------------------------------------------------
@@ -805,7 +816,8 @@ def test_the_cache_outage_never_hides_an_invalid_proof(
     settings.CACHES = {**settings.CACHES, "down": UNREACHABLE_REDIS}
     tokenauth_settings(CACHE_ALIAS="down", CACHE_FAILURE="closed")
 
-    refused(signer.proof(htm="GET"))
+    description = refused(signer.proof(htm="GET")).description  # a POST: no ReplayCacheUnavailable
+    assert description == "The DPoP proof's htm is not this request's method."
 
 
 def test_a_replay_is_logged_without_the_proof(signer: Signer, caplog: Any) -> None:
