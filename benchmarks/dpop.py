@@ -190,29 +190,25 @@ def proof_section(rounds: int, ops: int, *, cache_backend: str) -> list[Contende
     access_token = "benchmark-access-token"
     now = datetime.now(timezone.utc)
     iat = int(now.timestamp())
-    jkt = check_proof(
-        signer.proof("GET", API, access_token=access_token, iat=iat),
-        method="GET",
-        url=ORIGIN + API,
-        access_token=access_token,
-        expected_jkt=None,
-        require_nonce=False,
-        now=now,
-    ).jkt
+
+    def check(proof: str, expected_jkt: str | None) -> str:
+        return check_proof(
+            proof,
+            method="GET",
+            url=ORIGIN + API,
+            access_token=access_token,
+            expected_jkt=expected_jkt,
+            require_nonce=False,
+            now=now,
+        ).jkt
+
+    jkt = check(signer.proof("GET", API, access_token=access_token, iat=iat), None)
     warmup = 200
     needed = _needed(rounds, ops, warmup)
 
     def checked() -> Callable[[], object]:
         pool = signer.proofs(needed, "GET", API, access_token=access_token, iat=iat)
-        return lambda: check_proof(
-            next(pool),
-            method="GET",
-            url=ORIGIN + API,
-            access_token=access_token,
-            expected_jkt=jkt,
-            require_nonce=False,
-            now=now,
-        )
+        return lambda: check(next(pool), jkt)
 
     def verified(verify: Callable[[str], object]) -> Callable[[], Callable[[], object]]:
         def make() -> Callable[[], object]:  # as many proofs as check_proof gets, each once
